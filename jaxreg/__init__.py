@@ -1,0 +1,34 @@
+"""jaxreg: regularization for JAX.
+
+Penalties as pure functions on parameter pytrees, optax transforms built from
+them, norm-ball constraints, and the conventions that map other libraries'
+regularization strengths onto jaxreg's.
+
+>>> import jaxreg as jr
+"""
+
+from jaxreg import conventions
+from jaxreg import masks
+from jaxreg.constraints import Constraint, L1Ball, L2Ball, LinfBall
+from jaxreg.penalties import ElasticNet, GroupLasso, L1, L2, Lp, Penalty
+from jaxreg.transforms import add_penalty_gradient, project, proximal
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Constraint",
+    "ElasticNet",
+    "GroupLasso",
+    "L1",
+    "L1Ball",
+    "L2",
+    "L2Ball",
+    "LinfBall",
+    "Lp",
+    "Penalty",
+    "add_penalty_gradient",
+    "conventions",
+    "masks",
+    "project",
+    "proximal",
+]
