@@ -1,0 +1,117 @@
+"""The workbench's vocabulary: claims, verdicts, results and figures.
+
+Every experiment module ``research/<name>.py`` exposes
+
+    run(*, seed: int = 0, out_dir: str | Path | None = None, **config) -> Result
+
+which trains with jaxreg's public API, measures, compares with the
+prediction and returns a ``Result``: the measured and predicted arrays, one
+``Verdict`` per claim, tables for the report and the PNG figures it drew
+(into ``out_dir``; a temporary folder when None).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Verdict:
+  """One claim's outcome: PASS when ``error <= tolerance``.
+
+  Attributes:
+    claim: the claim in one sentence.
+    error: the measured discrepancy (a relative error, a count, …).
+    tolerance: the bound it was held to.
+    passed: ``error <= tolerance`` (NaN never passes).
+    detail: how the error was measured, in a few words.
+  """
+
+  claim: str
+  error: float
+  tolerance: float
+  detail: str = ""
+
+  @property
+  def passed(self) -> bool:
+    return bool(math.isfinite(self.error) and self.error <= self.tolerance)
+
+  @property
+  def label(self) -> str:
+    return "PASS" if self.passed else "FAIL"
+
+
+def check(claim: str, error: Any, tolerance: float, detail: str = "") -> Verdict:
+  """A verdict from a measured error (any scalar) and its tolerance."""
+  return Verdict(claim=claim, error=float(np.asarray(error)), tolerance=float(tolerance),
+                 detail=detail)
+
+
+@dataclasses.dataclass
+class Table:
+  """A table for the report: a caption, column names and rows of values."""
+
+  caption: str
+  columns: Sequence[str]
+  rows: Sequence[Sequence[Any]]
+
+
+@dataclasses.dataclass
+class Result:
+  """What an experiment returns.
+
+  Attributes:
+    name: the module name, e.g. ``"shrinkage"``.
+    title: a heading for the report.
+    summary: markdown: the claim(s) in plain words with the formulas, and what
+      a reader should see in the figures.
+    verdicts: one per claim (measurements with no claim have none).
+    tables: predicted-vs-measured tables.
+    figures: paths of the PNGs drawn.
+    data: the measured and predicted arrays, by name.
+  """
+
+  name: str
+  title: str
+  summary: str = ""
+  verdicts: list[Verdict] = dataclasses.field(default_factory=list)
+  tables: list[Table] = dataclasses.field(default_factory=list)
+  figures: list[Path] = dataclasses.field(default_factory=list)
+  data: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+  @property
+  def passed(self) -> bool:
+    return all(v.passed for v in self.verdicts)
+
+  def verdict(self, claim_prefix: str) -> Verdict:
+    """The verdict whose claim starts with ``claim_prefix``."""
+    for v in self.verdicts:
+      if v.claim.startswith(claim_prefix):
+        return v
+    raise KeyError(f"no verdict starting with {claim_prefix!r} in {self.name}")
+
+
+def figure_dir(out_dir: Optional[os.PathLike | str]) -> Path:
+  """The folder figures go to (created), a fresh temporary one when None."""
+  path = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="jaxreg-"))
+  path.mkdir(parents=True, exist_ok=True)
+  return path
+
+
+def save_figure(fig, out_dir: Path, name: str) -> Path:
+  """Saves a matplotlib figure atomically as ``out_dir/name.png`` and closes it."""
+  import matplotlib.pyplot as plt
+
+  path = Path(out_dir) / f"{name}.png"
+  tmp = path.with_suffix(".png.tmp")
+  fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+  os.replace(tmp, path)
+  plt.close(fig)
+  return path
