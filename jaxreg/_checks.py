@@ -24,36 +24,47 @@ def is_concrete(x: Any) -> bool:
 def as_hyperparameter(value: Any, name: str) -> Any:
   """Turns a number or array into a JAX array, checking it is real and finite.
 
-  Tracers pass through unchanged (their values are not known yet).
+  Tracers pass through unchanged (their values are not known yet). Anything
+  else is checked in NumPy and turned into a concrete, strongly typed JAX
+  array, even while a jitted function is being traced, so that a penalty
+  built there from Python numbers is still validated, and so that a jitted
+  function taking a penalty compiles once whatever kind of number α is.
   """
   if isinstance(value, jax.core.Tracer):
     return value
   if value is None:
     raise TypeError(f"{name} must be a number or an array of numbers, got None.")
   try:
-    arr = jnp.asarray(value)
-  except TypeError as e:
+    arr = np.asarray(value)
+  except (TypeError, ValueError) as e:
     raise TypeError(
         f"{name} must be a number or an array of numbers, got {type(value).__name__}."
     ) from e
-  if not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
-    raise TypeError(f"{name} must be real-valued, got dtype {arr.dtype}.")
-  if jnp.issubdtype(arr.dtype, jnp.integer) or arr.dtype == jnp.bool_:
-    arr = arr.astype(jnp.result_type(float))
-  if not bool(np.all(np.isfinite(np.asarray(arr)))):
-    raise ValueError(f"{name} must be finite, got {np.asarray(arr)!r}.")
-  return arr
+  if arr.dtype == np.bool_ or not (
+      jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
+    raise TypeError(
+        f"{name} must be a real number or an array of them, got "
+        f"{type(value).__name__} with dtype {arr.dtype}.")
+  if jnp.issubdtype(arr.dtype, jnp.integer):
+    arr = arr.astype(np.float64)  # canonicalised to the default float below.
+  if not bool(np.all(np.isfinite(arr.astype(np.float64)))):
+    raise ValueError(f"{name} must be finite, got {arr!r}.")
+  with jax.ensure_compile_time_eval():
+    return jnp.asarray(arr)
 
 
 def check_at_least(value: Any, name: str, lower: float, strict: bool = False) -> None:
   """Raises ValueError if a concrete ``value`` has an entry below ``lower``."""
   if not is_concrete(value):
     return
-  arr = np.asarray(value)
-  bad = arr <= lower if strict else arr < lower
-  if np.any(bad):
-    rel = ">" if strict else ">="
-    raise ValueError(f"{name} must be {rel} {lower}, got {arr!r}.")
+  rel = ">" if strict else ">="
+  # ``value`` may be a pytree (e.g. L1 weights given per leaf): check each leaf.
+  for path, leaf in jax.tree_util.tree_flatten_with_path(value)[0]:
+    arr = np.asarray(leaf)
+    bad = arr <= lower if strict else arr < lower
+    if np.any(bad):
+      where = jax.tree_util.keystr(tuple(path))
+      raise ValueError(f"{name}{where} must be {rel} {lower}, got {arr!r}.")
 
 
 def check_in_unit_interval(value: Any, name: str) -> None:

@@ -94,8 +94,13 @@ class Constraint:
     leaves, treedef, flags = self._split(params)
     chosen = [x for x, f in zip(leaves, flags) if f]
     if chosen:
-      radius = jnp.asarray(self.radius, chosen[0].dtype)
-      projected = iter(type(self)._projection(chosen, radius))
+      # optax's projections mix in default-precision constants, so with
+      # float64 enabled a float32 tree would come back (partly) float64 and
+      # break their lax.cond; project in one common dtype, then cast back.
+      dtype = jnp.promote_types(jnp.result_type(*chosen), jnp.result_type(float))
+      radius = jnp.asarray(self.radius, dtype)
+      projected = type(self)._projection([x.astype(dtype) for x in chosen], radius)
+      projected = iter([y.astype(x.dtype) for x, y in zip(chosen, projected)])
       leaves = [next(projected) if f else x for x, f in zip(leaves, flags)]
     return jax.tree_util.tree_unflatten(treedef, leaves)
 

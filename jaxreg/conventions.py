@@ -127,7 +127,7 @@ def convert(alpha: Any, source: str, n_samples: Optional[int] = None, *,
     >>> pen(jnp.array([3.0, 4.0]))
     Array(12.5, dtype=float32)
     >>> jr.conventions.convert(10.0, "sklearn.Ridge", n_samples=100).alpha
-    Array(0.1, dtype=float32, weak_type=True)
+    Array(0.1, dtype=float32)
   """
   if not isinstance(source, str):
     raise TypeError(f"source must be a string, one of {SOURCES}; got {source!r}.")

@@ -66,39 +66,52 @@ def _newton_polish(u, a, c, p, lo, hi):
 
 
 def _magnitude_general(a, c, p):
-  """|prox| for general p, by bracketing the root of h then Newton."""
+  """|prox| for general p, by bracketing the root of h then Newton.
+
+  Entries whose answer is 0 (a = 0, or no stationary point) run the root
+  solve on a stand-in problem (a = 1 with a small c) and are discarded by the
+  final ``jnp.where``: solving at u = 0 itself would put infinite powers
+  u^(p−2) in the reverse-mode derivative, and 0·∞ = NaN leaks through where.
+  """
   tiny = jnp.finfo(a.dtype).tiny
   if p > 1:
+    nz = a > 0
+    a_s = jnp.where(nz, a, 1.0)
     lo = jnp.zeros_like(a)
-    h = lambda u: u - a + c * jnp.maximum(u, tiny) ** (p - 1)
-    u = _bisect(h, lo, a)
-    u = _newton_polish(u, a, c, p, lo, a)
-    return jnp.where(a > 0, u, 0.0)
+    h = lambda u: u - a_s + c * jnp.maximum(u, tiny) ** (p - 1)
+    u = _bisect(h, lo, a_s)
+    u = _newton_polish(u, a_s, c, p, lo, a_s)
+    return jnp.where(nz, u, 0.0)
   # 0 < p < 1.
   c_safe = jnp.maximum(c, tiny)
   u0 = (c_safe * (1.0 - p)) ** (1.0 / (2.0 - p))
   u0_safe = jnp.maximum(u0, tiny)
-  h = lambda u: u - a + c_safe * jnp.maximum(u, tiny) ** (p - 1)
-  has_root = (u0 < a) & (h(u0_safe) <= 0)
-  lo = jnp.minimum(u0, a)
-  u = _bisect(h, lo, a)
-  u = _newton_polish(u, a, c_safe, p, lo, a)
-  better = _objective(u, a, c_safe, p) < 0.5 * a ** 2
+  has_root = (u0 < a) & (u0_safe - a + c_safe * u0_safe ** (p - 1) <= 0)
+  a_s = jnp.where(has_root, a, 1.0)
+  c_s = jnp.where(has_root, c_safe, 0.01)
+  lo = (c_s * (1.0 - p)) ** (1.0 / (2.0 - p))
+  h = lambda u: u - a_s + c_s * jnp.maximum(u, tiny) ** (p - 1)
+  u = _bisect(h, lo, a_s)
+  u = _newton_polish(u, a_s, c_s, p, lo, a_s)
+  better = _objective(u, a_s, c_s, p) < 0.5 * a_s ** 2
   return jnp.where(has_root & better, u, 0.0)
 
 
 def _magnitude_half(a, c):
   """|prox| for p = ½: the largest root s of s³ − a·s + c = 0 gives u = s²."""
-  tiny = jnp.finfo(a.dtype).tiny
-  a_safe = jnp.maximum(a, tiny)
+  # Where a = 0 or no root exists, the formulas below are evaluated at a
+  # harmless stand-in (a = 1, arg = 0) so that reverse-mode derivatives,
+  # which flow through both branches of jnp.where, stay finite.
+  nz = a > 0
+  a_safe = jnp.where(nz, a, 1.0)
   # Three real roots exist iff a ≥ 3(c/2)^(2/3); otherwise no stationary point.
   arg = -(3.0 * jnp.sqrt(3.0) / 2.0) * c * a_safe ** (-1.5)
   exists = arg >= -1.0
-  phi = jnp.arccos(jnp.clip(arg, -1.0, 1.0))
+  phi = jnp.arccos(jnp.clip(jnp.where(exists, arg, 0.0), -1.0, 1.0))
   s = 2.0 * jnp.sqrt(a_safe / 3.0) * jnp.cos(phi / 3.0)
   u = s * s
   better = _objective(u, a, c, 0.5) < 0.5 * a ** 2
-  return jnp.where(exists & better & (a > 0), u, 0.0)
+  return jnp.where(exists & better & nz, u, 0.0)
 
 
 def prox_lp(x: jax.Array, c: jax.Array, p: float) -> jax.Array:

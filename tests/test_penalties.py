@@ -1,0 +1,359 @@
+"""Penalties: values against the conventions table written out in NumPy,
+prox optimality (perturbations), non-expansiveness, Moreau's identity,
+gradients against jax.grad and finite differences, and jit/vmap/grad."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import jaxreg as jr
+
+# One compiled function per (penalty type, static fields, shape, dtype),
+# reused by every hypothesis example: α and the step are traced arguments.
+_value = jax.jit(lambda pen, x: pen(x))
+_grad = jax.jit(lambda pen, x: pen.grad(x))
+_prox = jax.jit(lambda pen, x, s: pen.prox(x, s))
+
+SETTINGS = settings(max_examples=20, deadline=None)
+vec = hnp.arrays(np.float64, (6,), elements=st.floats(-4, 4, width=64))
+mat = hnp.arrays(np.float64, (3, 4), elements=st.floats(-4, 4, width=64))
+alphas = st.floats(0.0, 3.0)
+steps = st.floats(0.0, 2.0)
+
+
+# --- the conventions table, written out independently in NumPy -------------
+def ref_value(name, x, a, r=0.5, axis=1, weights=None):
+  x = np.asarray(x, np.float64)
+  if name == "L1":
+    v = np.ones_like(x) if weights is None else np.asarray(weights)
+    return a * np.sum(v * np.abs(x))
+  if name == "L2":
+    return 0.5 * a * np.sum(x ** 2)
+  if name == "ElasticNet":
+    return a * r * np.sum(np.abs(x)) + 0.5 * a * (1 - r) * np.sum(x ** 2)
+  if name == "GroupLasso":
+    size = x.shape[axis]
+    return a * np.sqrt(size) * np.sum(np.linalg.norm(x, axis=axis))
+  raise AssertionError(name)
+
+
+def make(name, a, r=0.5, axis=1, weights=None):
+  if name == "L1":
+    return jr.L1(a, weights=weights)
+  if name == "L2":
+    return jr.L2(a)
+  if name == "ElasticNet":
+    return jr.ElasticNet(a, r)
+  if name == "GroupLasso":
+    return jr.GroupLasso(a, axis=axis)
+  raise AssertionError(name)
+
+
+def objective(name, z, x, s, a, **kw):
+  return 0.5 * np.sum((z - x) ** 2) + s * ref_value(name, z, a, **kw)
+
+
+def assert_no_perturbation_better(f, z, seed=0, n=300):
+  """f(z) is no larger than f at random nearby points and at points with
+  some coordinates set to 0 (where non-smooth penalties put minimisers)."""
+  rng = np.random.default_rng(seed)
+  fz = f(z)
+  tol = 1e-10 * (1.0 + abs(fz))
+  for scale in (1e-6, 1e-4, 1e-2, 1.0):
+    for _ in range(n // 4):
+      cand = z + scale * rng.standard_normal(z.shape)
+      assert f(cand) >= fz - tol, (scale, f(cand), fz)
+  for _ in range(20):
+    cand = np.where(rng.random(z.shape) < 0.5, 0.0, z)
+    assert f(cand) >= fz - tol
+
+
+CONVEX = ["L1", "L2", "ElasticNet"]
+
+
+@pytest.mark.parametrize("name", CONVEX)
+@SETTINGS
+@given(x=vec, a=alphas, s=steps, r=st.floats(0.0, 1.0))
+def test_prox_minimises_objective(name, x, a, s, r):
+  with jax.enable_x64(True):
+    z = np.asarray(_prox(make(name, a, r=r), jnp.asarray(x), s))
+    assert z.dtype == np.float64
+    assert_no_perturbation_better(lambda v: objective(name, v, x, s, a, r=r), z)
+
+
+@SETTINGS
+@given(x=mat, a=alphas, s=steps, axis=st.sampled_from([0, 1]))
+def test_group_lasso_prox_minimises_objective(x, a, s, axis):
+  with jax.enable_x64(True):
+    z = np.asarray(_prox(jr.GroupLasso(a, axis=axis), jnp.asarray(x), s))
+    assert_no_perturbation_better(
+        lambda v: objective("GroupLasso", v, x, s, a, axis=axis), z)
+
+
+@SETTINGS
+@given(x=vec, a=alphas, s=steps, w=hnp.arrays(np.float64, (6,), elements=st.floats(0, 3)))
+def test_weighted_l1_prox_minimises_objective(x, a, s, w):
+  with jax.enable_x64(True):
+    z = np.asarray(_prox(jr.L1(a, weights=jnp.asarray(w)), jnp.asarray(x), s))
+    assert_no_perturbation_better(lambda v: objective("L1", v, x, s, a, weights=w), z)
+
+
+@pytest.mark.parametrize("name", CONVEX + ["GroupLasso"])
+@SETTINGS
+@given(x=mat, y=mat, a=alphas, s=steps)
+def test_prox_is_non_expansive(name, x, y, a, s):
+  with jax.enable_x64(True):
+    pen = make(name, a)
+    px = np.asarray(_prox(pen, jnp.asarray(x), s))
+    py = np.asarray(_prox(pen, jnp.asarray(y), s))
+    assert np.linalg.norm(px - py) <= np.linalg.norm(x - y) * (1 + 1e-12) + 1e-12
+
+
+@SETTINGS
+@given(x=vec, a=alphas, s=steps)
+def test_moreau_identity_l1_linf_ball(x, a, s):
+  # x = prox_{s a |.|_1}(x) + projection of x onto the l_inf ball of radius s a.
+  with jax.enable_x64(True):
+    xj = jnp.asarray(x)
+    prox = jr.L1(a).prox(xj, s)
+    proj = jr.LinfBall(s * a).project(xj)
+    np.testing.assert_allclose(np.asarray(prox + proj), x, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("pen", [jr.L1(0.7), jr.L2(0.7), jr.ElasticNet(0.7, 0.3),
+                                 jr.Lp(0.7, 0.3), jr.Lp(0.7, 0.5), jr.Lp(0.7, 1.5),
+                                 jr.GroupLasso(0.7, axis=-1)],
+                         ids=lambda p: repr(p)[:18])
+def test_step_zero_prox_is_identity(pen):
+  x = {"w": jnp.array([[0.3, -2.0, 0.0], [1e-3, 5.0, -0.1]]), "b": jnp.array([0.0, 0.0])}
+  out = _prox(pen, x, 0.0)
+  for a, b in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(x)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("name", CONVEX + ["GroupLasso"])
+def test_value_matches_table(name):
+  rng = np.random.default_rng(1)
+  x = rng.standard_normal((3, 4))
+  with jax.enable_x64(True):
+    np.testing.assert_allclose(float(make(name, 0.37, r=0.2)(jnp.asarray(x))),
+                               ref_value(name, x, 0.37, r=0.2), rtol=1e-12)
+
+
+def test_values_sum_over_leaves_and_weights():
+  params = {"a": jnp.array([1.0, -2.0]), "b": jnp.array([[3.0]])}
+  assert float(jr.L1(0.5)(params)) == pytest.approx(3.0)
+  assert float(jr.L2(2.0)(params)) == pytest.approx(14.0)
+  w = {"a": jnp.array([2.0, 0.0]), "b": jnp.array([[1.0]])}
+  assert float(jr.L1(1.0, weights=w)(params)) == pytest.approx(5.0)
+  # GroupLasso with axis=None: each leaf one group, weight sqrt(size).
+  assert float(jr.GroupLasso(1.0)(params)) == pytest.approx(np.sqrt(2) * np.sqrt(5) + 3.0)
+
+
+# --- gradients ----------------------------------------------------------------
+GRAD_PENS = [jr.L1(0.7), jr.L2(0.7), jr.ElasticNet(0.7, 0.3), jr.Lp(0.7, 0.3),
+             jr.Lp(0.7, 0.5), jr.Lp(0.7, 1.5), jr.Lp(0.7, 2.5), jr.GroupLasso(0.7, axis=1),
+             jr.L1(0.7, weights=jnp.array([[1.0, 2.0, 0.5]]))]
+
+
+@pytest.mark.parametrize("pen", GRAD_PENS, ids=lambda p: repr(p)[:18])
+def test_grad_matches_autodiff_and_finite_differences(pen):
+  rng = np.random.default_rng(2)
+  x = rng.uniform(0.2, 2.0, (2, 3)) * rng.choice([-1.0, 1.0], (2, 3))
+  with jax.enable_x64(True):
+    pen64 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), pen)
+    g = np.asarray(pen64.grad(jnp.asarray(x)))
+    np.testing.assert_allclose(g, np.asarray(jax.grad(pen64)(jnp.asarray(x))), rtol=1e-10)
+    f = lambda v: float(pen64(jnp.asarray(v)))
+    fd = np.zeros_like(x)
+    h = 1e-6
+    for i in np.ndindex(x.shape):
+      e = np.zeros_like(x)
+      e[i] = h
+      fd[i] = (f(x + e) - f(x - e)) / (2 * h)
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("pen", GRAD_PENS, ids=lambda p: repr(p)[:18])
+def test_grad_at_zero_is_minimum_norm_subgradient(pen):
+  x = jnp.zeros((2, 3))
+  g = np.asarray(pen.grad(x))
+  np.testing.assert_array_equal(g, 0.0)
+  auto = np.asarray(jax.grad(pen)(x))
+  assert np.all(np.isfinite(auto))
+
+
+@pytest.mark.parametrize("p", [0.3, 0.5, 0.9])
+def test_lp_gradient_at_zero_is_finite(p):
+  x = jnp.array([0.0, 1.5, -0.5, 0.0])
+  g = np.asarray(jr.Lp(1.0, p).grad(x))
+  auto = np.asarray(jax.grad(jr.Lp(1.0, p))(x))
+  assert np.all(np.isfinite(g)) and np.all(np.isfinite(auto))
+  assert g[0] == 0 and g[3] == 0 and auto[0] == 0 and auto[3] == 0
+  np.testing.assert_allclose(g[1:3], [1.5 ** (p - 1), -(0.5 ** (p - 1))], rtol=1e-5)
+
+
+def test_group_lasso_zero_group_gradient():
+  x = jnp.array([[3.0, 4.0], [0.0, 0.0]])
+  g = np.asarray(jr.GroupLasso(1.0, axis=1).grad(x))
+  np.testing.assert_allclose(g, [[np.sqrt(2) * 0.6, np.sqrt(2) * 0.8], [0.0, 0.0]], rtol=1e-6)
+
+
+# --- transformations: jit, vmap over α and over params, grad in α ----------
+ALL = {
+    "L1": lambda a: jr.L1(a),
+    "L2": lambda a: jr.L2(a),
+    "ElasticNet": lambda a: jr.ElasticNet(a, 0.4),
+    "Lp0.3": lambda a: jr.Lp(a, 0.3),
+    "Lp0.5": lambda a: jr.Lp(a, 0.5),
+    "Lp1.5": lambda a: jr.Lp(a, 1.5),
+    "GroupLasso": lambda a: jr.GroupLasso(a, axis=-1),
+}
+PARAMS = {"w": np.array([[0.5, -1.5, 2.0], [0.05, 0.0, -3.0]]), "b": np.array([0.2, -0.7])}
+
+
+def _params(dtype):
+  return jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype), PARAMS)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_vmap_over_alpha_matches_loop(name):
+  alphas_ = jnp.logspace(-4, 0, 8)
+  batched = ALL[name](alphas_)
+  params = _params(jnp.float32)
+  vals = jax.vmap(lambda pen: pen(params))(batched)
+  proxs = jax.vmap(lambda pen: pen.prox(params, 0.3))(batched)
+  grads = jax.vmap(lambda pen: pen.grad(params))(batched)
+  for k, a in enumerate(np.asarray(alphas_)):
+    single = ALL[name](float(a))
+    np.testing.assert_allclose(vals[k], _value(single, params), rtol=1e-5)
+    for got, want in zip(jax.tree_util.tree_leaves((proxs, grads)),
+                         jax.tree_util.tree_leaves((_prox(single, params, 0.3),
+                                                    _grad(single, params)))):
+      np.testing.assert_allclose(got[k], want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_vmap_over_params(name):
+  pen = ALL[name](0.3)
+  rng = np.random.default_rng(3)
+  batch = {"w": jnp.asarray(rng.standard_normal((5, 2, 3)), jnp.float32),
+           "b": jnp.asarray(rng.standard_normal((5, 2)), jnp.float32)}
+  vals = jax.jit(jax.vmap(pen))(batch)
+  for k in range(5):
+    one = jax.tree_util.tree_map(lambda v: v[k], batch)
+    np.testing.assert_allclose(vals[k], pen(one), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_grad_with_respect_to_alpha(name):
+  # Every penalty is linear in α: d pen / d α = pen / α. The prox's α
+  # derivative is checked against central finite differences.
+  with jax.enable_x64(True):
+    params = _params(jnp.float64)
+    a = 0.3
+    d_value = jax.grad(lambda al: ALL[name](al)(params))(a)
+    np.testing.assert_allclose(d_value, ALL[name](a)(params) / a, rtol=1e-10)
+    d_pen = jax.grad(lambda pen: pen(params))(ALL[name](a))
+    np.testing.assert_allclose(d_pen.alpha, d_value, rtol=1e-10)
+    f = jax.jit(lambda al: sum(jnp.sum(jnp.sin(v)) for v in
+                               jax.tree_util.tree_leaves(ALL[name](al).prox(params, 0.2))))
+    g = jax.jit(jax.grad(f))(a)
+    h = 1e-6
+    np.testing.assert_allclose(g, (f(a + h) - f(a - h)) / (2 * h), rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_new_alpha_never_recompiles(name):
+  params = _params(jnp.float32)
+  for fn in (lambda pen, x: pen(x), lambda pen, x: pen.prox(x, 0.1),
+             lambda pen, x: pen.grad(x)):
+    f = jax.jit(fn)
+    f(ALL[name](0.1), params)
+    f(ALL[name](0.25), params)
+    f(ALL[name](2), params)  # an int α is converted, not a new signature.
+    assert f._cache_size() == 1
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_dtypes_preserved(name):
+  with jax.enable_x64(True):
+    for dtype in (jnp.float32, jnp.float64):
+      params = _params(dtype)
+      pen = ALL[name](0.3)
+      assert _value(pen, params).dtype == dtype
+      outs = [_grad(pen, params), _prox(pen, params, 0.1), _prox(pen, params, jnp.float64(0.1)),
+              jax.jit(jax.grad(pen))(params)]
+      for leaf in jax.tree_util.tree_leaves(outs):
+        assert leaf.dtype == dtype
+  # And without x64 (the default), float32 throughout.
+  pen = ALL[name](0.3)
+  assert _value(pen, _params(jnp.float32)).dtype == jnp.float32
+
+
+# --- bad input ------------------------------------------------------------------
+@pytest.mark.parametrize("build, match", [
+    (lambda: jr.L1(-0.1), "alpha"),
+    (lambda: jr.L2(-1.0), "alpha"),
+    (lambda: jr.ElasticNet(-1.0, 0.5), "alpha"),
+    (lambda: jr.Lp(-1.0, 1.5), "alpha"),
+    (lambda: jr.GroupLasso(-1.0), "alpha"),
+    (lambda: jr.L1(jnp.array([0.1, -0.2])), "alpha"),
+    (lambda: jr.L1(float("nan")), "alpha"),
+    (lambda: jr.L2(jnp.inf), "alpha"),
+    (lambda: jr.Lp(1.0, 0.0), "p"),
+    (lambda: jr.Lp(1.0, -0.5), "p"),
+    (lambda: jr.Lp(1.0, float("nan")), "p"),
+    (lambda: jr.ElasticNet(1.0, 1.5), "l1_ratio"),
+    (lambda: jr.ElasticNet(1.0, -0.1), "l1_ratio"),
+    (lambda: jr.L1(1.0, weights=jnp.array([1.0, -1.0])), "weights"),
+    (lambda: jr.L1(1.0, weights={"w": jnp.array([1.0]), "b": jnp.array([-1.0])}),
+     r"weights\['b'\]"),
+])
+def test_bad_hyperparameters_raise_value_error(build, match):
+  with pytest.raises(ValueError, match=match):
+    build()
+
+
+def test_bad_types_raise_type_error():
+  with pytest.raises(TypeError, match="alpha"):
+    jr.L1(None)
+  with pytest.raises(TypeError, match="alpha"):
+    jr.L1("big")
+  with pytest.raises(TypeError, match="p must"):
+    jr.Lp(1.0, "two")
+  with pytest.raises(TypeError, match="axis"):
+    jr.GroupLasso(1.0, axis="rows")
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_integer_params_raise_naming_leaf(name):
+  params = {"layer": {"w": jnp.ones((2, 3), jnp.float32), "n": jnp.ones((2, 3), jnp.int32)}}
+  pen = ALL[name](0.1)
+  for call in (pen, pen.grad, lambda p: pen.prox(p, 0.1)):
+    with pytest.raises(TypeError, match=r"params\['layer'\]\['n'\]"):
+      call(params)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_negative_step_raises(name):
+  with pytest.raises(ValueError, match="step"):
+    ALL[name](0.1).prox(_params(jnp.float32), -0.1)
+
+
+def test_group_lasso_axis_out_of_range_names_leaf():
+  with pytest.raises(ValueError, match=r"params\['b'\]"):
+    jr.GroupLasso(1.0, axis=1)(_params(jnp.float32))
+
+
+def test_penalties_are_immutable_and_replace_validates():
+  pen = jr.L1(0.1)
+  with pytest.raises(AttributeError):
+    pen.alpha = 2.0
+  assert float(pen.replace(alpha=0.5).alpha) == 0.5
+  with pytest.raises(ValueError, match="alpha"):
+    pen.replace(alpha=-1.0)
