@@ -1,0 +1,718 @@
+r"""Sweeps: train many regularization strengths at once.
+
+``sweep(fn, batch, *args)`` evaluates ``fn(item, *args)`` for every item along
+the leading axis of ``batch`` and stacks the outputs:
+
+.. math::  \mathrm{sweep}(f, b, a)_k = f(b_k, a), \qquad k = 0, \dots, K - 1,
+
+as one vectorised program (``jax.vmap``, compiled once with ``jax.jit``). A
+batch is an array of α values, a batched penalty such as
+``jr.L2(jnp.logspace(-5, -1, 64))`` (a penalty is a pytree whose α is a
+leaf), or any pytree whose leaves share a leading axis, e.g.
+``{"alpha": alphas, "lr": lrs}``. The outputs can be any pytree: final
+parameters, metrics, loss curves.
+
+On top of ``jax.jit(jax.vmap(fn))`` a sweep adds what long sweeps need:
+
+* ``chunk_size``: the batch runs in chunks of at most that many items, so
+  memory grows with the chunk, not with K. Every chunk runs the same
+  compiled program; the last, shorter chunk is padded by repeating its last
+  item and the padding is dropped from the output.
+* ``devices``: the α axis of each chunk is sharded over several devices with
+  ``jax.sharding`` (a 1-D mesh axis), so each device trains its own share.
+* ``checkpoint_dir``: each finished chunk is written to disk atomically and
+  a rerun skips finished chunks, so an interrupted sweep resumes where it
+  stopped and returns bit-identical results.
+* ``progress``: a ``tqdm`` bar over chunks showing the α range in flight.
+
+The jitted, vmapped function is cached on ``fn`` and the static structure
+of the arguments, so calling ``sweep`` again with the same function object
+and shapes compiles nothing (a new ``lambda`` on every call is a new
+function, and compiles again).
+
+Example:
+  >>> import jax, jax.numpy as jnp, jaxreg as jr
+  >>> X = jnp.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+  >>> y = jnp.array([1.0, 2.0, 2.0])
+  >>> def ridge(pen, X, y):   # closed form of (1/(2n))‖y − Xw‖² + (α/2)‖w‖²
+  ...   n, p = X.shape
+  ...   return jnp.linalg.solve(X.T @ X / n + pen.alpha * jnp.eye(p), X.T @ y / n)
+  >>> coefs = jr.sweep(ridge, jr.L2(jnp.array([0.0, 0.1, 1.0])), X, y)
+  >>> coefs.shape
+  (3, 2)
+  >>> coefs[0].round(4)     # α = 0: least squares, an exact fit here
+  Array([1., 1.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import collections
+import collections.abc
+import hashlib
+import json
+import numbers
+import os
+import re
+import tempfile
+import threading
+from typing import Any, Callable, Optional, Sequence, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+__all__ = ["sweep"]
+
+_MESH_AXIS = "sweep"
+_MANIFEST = "manifest.json"
+_FORMAT = "jaxreg.sweep/1"
+_CACHE_SIZE = 64
+
+# Jitted vmapped functions, keyed on the user's function and the static
+# structure of the call. jax.jit caches compiled programs on the function
+# *object*, and jax.vmap(fn) is a new object on every call, so without this
+# cache every sweep would trace and compile again.
+_cache: "collections.OrderedDict[Any, Callable]" = collections.OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def sweep(fn: Callable[..., Any],
+          batch: Any,
+          *args: Any,
+          chunk_size: Optional[int] = None,
+          devices: Union[None, Sequence[jax.Device], Mesh] = None,
+          checkpoint_dir: Union[None, str, os.PathLike] = None,
+          progress: bool = False) -> Any:
+  r"""Maps ``fn(item, *args)`` over the leading axis of ``batch``, vectorised.
+
+  .. math::  \mathrm{out}_k = \mathrm{fn}(\mathrm{batch}_k, *\mathrm{args}),
+             \quad k = 0, \dots, K-1, \qquad
+             \mathrm{out} = \mathrm{stack}_k(\mathrm{out}_k)
+
+  computed as ``jax.jit(jax.vmap(fn, in_axes=(0, None, ...)))`` over chunks
+  of the batch. ``args`` are broadcast to every item, not mapped.
+
+  **One model per α with flax and optax.** ``fn`` trains one model; the
+  sweep trains K of them side by side. Everything random comes from keys
+  passed in ``args`` (or batched in ``batch``), so results are reproducible::
+
+    import flax.linen as nn, optax, jaxreg as jr
+
+    class MLP(nn.Module):
+      @nn.compact
+      def __call__(self, x):
+        return nn.Dense(10)(nn.relu(nn.Dense(64)(x)))
+
+    def train(pen, key, X, y, lr=0.1, steps=300):
+      params = MLP().init(key, X[:1])
+      tx = optax.chain(optax.sgd(lr), jr.proximal(pen, lr))  # ISTA: exact zeros
+      def loss_fn(p):
+        logits = MLP().apply(p, X)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+      def step(carry, _):
+        p, s = carry
+        loss, g = jax.value_and_grad(loss_fn)(p)
+        u, s = tx.update(g, s, p)
+        return (optax.apply_updates(p, u), s), loss
+      (params, _), losses = jax.lax.scan(step, (params, tx.init(params)), None, steps)
+      return params, losses
+
+    pens = jr.L1(jnp.logspace(-5, -2, 32), mask=jr.masks.weights_only)
+    params, losses = jr.sweep(train, pens, key, X, y, chunk_size=8)
+    # params: each leaf has a leading axis of 32; losses.shape == (32, 300)
+
+  A flax nnx model works the same way: build it inside ``fn`` from the key,
+  ``nnx.split`` it, and train the ``nnx.Param`` state functionally (merge
+  the graph inside the loss).
+
+  **Sweeping an optimizer hyperparameter alongside α.** Give ``batch`` one
+  leaf per hyperparameter and feed them through
+  ``optax.inject_hyperparams``, which keeps them in the optimizer state::
+
+    def train(hp, X, y):
+      make = lambda learning_rate, alpha: optax.chain(
+          jr.add_penalty_gradient(jr.L2(alpha)), optax.sgd(learning_rate))
+      tx = optax.inject_hyperparams(make)(learning_rate=hp["lr"], alpha=hp["alpha"])
+      ...
+    grid = {"alpha": jnp.repeat(alphas, 4), "lr": jnp.tile(lrs, len(alphas))}
+    out = jr.sweep(train, grid, X, y)
+
+  **Static and traced arguments.** Array leaves of ``args`` (``jax.Array``,
+  ``np.ndarray``, NumPy scalars) are traced; every other leaf (Python
+  numbers, strings, functions) is static, as in ``jax.jit`` with static
+  arguments: it may set loop lengths, and a new value compiles again.
+
+  **Chunks.** With ``chunk_size=c`` the batch runs in ⌈K/c⌉ chunks of c
+  items, all through one compiled program; memory is that of c models. The
+  last chunk is padded by repeating its last item; the padding is dropped.
+  For a fixed seed and chunking results are bit-identical from run to run
+  on CPU; different chunkings agree to floating-point rounding (XLA may
+  vectorise a different batch size differently).
+
+  **Devices.** ``devices`` (a list of devices or a ``jax.sharding.Mesh``)
+  shards each chunk's α axis over the devices: a chunk is padded to a
+  multiple of the device count (choose ``chunk_size`` a multiple of it to
+  avoid idle work) and placed with ``NamedSharding(mesh,
+  PartitionSpec("sweep"))``; ``args`` are replicated. A mesh with several
+  axes shards α over all of them. The result is sharded the same way when K
+  is a multiple of the device count (inspect ``.sharding`` or
+  ``.addressable_shards``); otherwise JAX cannot split K rows evenly and
+  the result is replicated on every device.
+
+  *Multi-host* (``jax.distributed.initialize()`` then
+  ``devices=jax.devices()``, all processes' devices): every process calls
+  ``sweep`` with the same ``fn``, the same host-local ``batch`` and ``args``
+  (NumPy arrays or fully addressable jax arrays) and the same options; each
+  process builds its own devices' shards with
+  ``jax.make_array_from_callback``. A sharded result is a global array:
+  gather it with ``jax.experimental.multihost_utils.process_allgather``.
+  With ``checkpoint_dir`` (which must be one shared filesystem path)
+  finished chunks are gathered and process 0 writes them.
+
+  **Checkpoints.** With ``checkpoint_dir`` every finished chunk is saved as
+  ``chunk_XXXXX.npz`` (the flattened output leaves, no pickle) through a
+  temporary file and ``os.replace``, so a file is either complete or
+  absent; a ``manifest.json`` identifies the sweep by a hash of the batch
+  (leaf bytes, shapes, dtypes, structure), the number of items, the chunk
+  size, the function (module, qualified name), its output structure,
+  shapes and dtypes, and the arguments (structure, shapes, dtypes, a hash of
+  their values, static values). A rerun with the same sweep loads finished
+  chunks and computes only the rest; a directory holding another sweep
+  raises ``ValueError`` naming what differs. Only one process may write to
+  a directory at a time.
+
+  Args:
+    fn: ``fn(item, *args) -> pytree``, traceable by ``jax.vmap``/``jax.jit``;
+      ``item`` is one slice of ``batch`` (e.g. one penalty).
+    batch: a pytree whose leaves all have the same leading dimension K ≥ 1
+      (an array of α values, a batched penalty, a dict of arrays). A list
+      of Python numbers is taken as a 1-D array.
+    *args: broadcast arguments (data, PRNG keys, settings).
+    chunk_size: items per chunk (a positive int), or None for one chunk.
+    devices: None (the default device), a sequence of ``jax.Device`` or a
+      ``jax.sharding.Mesh``.
+    checkpoint_dir: a directory for resumable checkpoints, or None.
+    progress: show a ``tqdm`` progress bar over chunks.
+
+  Returns:
+    The stacked outputs: ``fn``'s output pytree with a leading axis of K on
+    every leaf, as jax arrays.
+
+  Raises:
+    ValueError: an empty batch, leaves disagreeing on the leading axis, a
+      non-positive ``chunk_size``, or a ``checkpoint_dir`` holding a
+      different sweep.
+    TypeError: a batch leaf that is not an array, a non-int ``chunk_size``,
+      a ``devices`` argument of the wrong type, an unhashable static
+      argument.
+
+  Example:
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> w = jnp.array([3.0, 0.5])
+    >>> shrunk = jr.sweep(lambda pen, w: pen.prox(w, 1.0), jr.L1(jnp.array([0.0, 1.0, 4.0])), w)
+    >>> shrunk
+    Array([[3. , 0.5],
+           [2. , 0. ],
+           [0. , 0. ]], dtype=float32)
+    >>> jr.sweep(lambda a: a ** 2, jnp.arange(5.0), chunk_size=2)   # 3 chunks, one program
+    Array([ 0.,  1.,  4.,  9., 16.], dtype=float32)
+
+  References:
+    JAX documentation, "Automatic vectorization" (``jax.vmap``) and
+    "Distributed arrays and automatic parallelization" (``jax.sharding``).
+  """
+  if not callable(fn):
+    raise TypeError(f"fn must be callable, got {type(fn).__name__}.")
+  batch = _as_batch(batch)
+  b_leaves, b_treedef = jax.tree_util.tree_flatten(batch)
+  n = _batch_length(batch)
+  chunk = _check_chunk_size(chunk_size, n)
+  mesh = _as_mesh(devices)
+  n_dev = 1 if mesh is None else mesh.size
+  padded = -(-chunk // n_dev) * n_dev
+  n_chunks = -(-n // chunk)
+
+  dyn_args, static_key = _split_args(args)
+  mapped = _get_mapped(fn, static_key, mesh)
+  if mesh is not None:
+    dyn_args = _place(dyn_args, NamedSharding(mesh, PartitionSpec()))
+
+  def chunk_input(i):
+    start, stop = i * chunk, min((i + 1) * chunk, n)
+    if start == 0 and stop == n and padded == n:
+      items = batch
+    else:
+      idx = np.minimum(np.arange(start, start + padded), stop - 1)
+      items = jax.tree_util.tree_unflatten(b_treedef, [leaf[idx] for leaf in b_leaves])
+    if mesh is not None:
+      items = _place(items, NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names))))
+    return items
+
+  store = None
+  if checkpoint_dir is not None:
+    out_info = mapped.eval_shape(chunk_input(0), dyn_args)
+    manifest = _manifest(fn, batch, n, chunk, dyn_args, static_key, out_info)
+    store = _Store(checkpoint_dir, manifest, jax.tree_util.tree_structure(out_info))
+
+  bar = _progress_bar(n_chunks, progress)
+  alpha_leaf = _alpha_leaf(batch) if bar is not None else None
+
+  outs = [None] * n_chunks
+  pending = None  # (index, output) of the chunk running on the device
+
+  def finish(i, out):
+    out = jax.block_until_ready(out)
+    if store is not None:
+      store.save(i, out, min(chunk, n - i * chunk))
+    outs[i] = out
+    if bar is not None:
+      bar.update(1)
+
+  try:
+    for i in range(n_chunks):
+      if store is not None and store.done(i):
+        outs[i] = store.load(i)
+        if bar is not None:
+          bar.update(1)
+        continue
+      if bar is not None and alpha_leaf is not None:
+        bar.set_postfix_str(_alpha_range(alpha_leaf, i * chunk, min((i + 1) * chunk, n)))
+      out = mapped(chunk_input(i), dyn_args)
+      # Waits for the previous chunk only now, so preparing this chunk
+      # overlapped it, while at most two chunks are ever queued.
+      if pending is not None:
+        finish(*pending)
+      pending = (i, out)
+    if pending is not None:
+      finish(*pending)
+  finally:
+    if bar is not None:
+      bar.close()
+
+  return _assemble(outs, n, chunk, padded, mesh)
+
+
+# --- argument handling ---------------------------------------------------------
+
+
+def _as_batch(batch):
+  """Turns a list/tuple of Python numbers into an array; other pytrees pass."""
+  if isinstance(batch, (list, tuple)) and batch and all(
+      isinstance(b, numbers.Number) and not isinstance(b, bool) for b in batch):
+    return jnp.asarray(batch)
+  return batch
+
+
+def _batch_length(batch) -> int:
+  """The common leading dimension of the batch's leaves, checked."""
+  leaves = jax.tree_util.tree_flatten_with_path(batch)[0]
+  if not leaves:
+    raise ValueError("batch is empty: it has no array leaves to map over.")
+  sizes = {}
+  for path, leaf in leaves:
+    where = "batch" + jax.tree_util.keystr(tuple(path))
+    if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype"):
+      raise TypeError(
+          f"{where} is a {type(leaf).__name__}, not an array; batch leaves must be "
+          "arrays with a leading axis to map over (e.g. jnp.asarray(values)).")
+    if len(leaf.shape) == 0:
+      raise ValueError(
+          f"{where} is a scalar; every batch leaf needs a leading axis to map over "
+          "(use a 1-D array of values, or jnp.atleast_1d).")
+    sizes[where] = leaf.shape[0]
+  if len(set(sizes.values())) > 1:
+    detail = ", ".join(f"{k}: {v}" for k, v in sizes.items())
+    raise ValueError(f"batch leaves disagree on the leading axis ({detail}).")
+  n = next(iter(sizes.values()))
+  if n == 0:
+    raise ValueError("batch is empty: its leading axis has length 0.")
+  return int(n)
+
+
+def _check_chunk_size(chunk_size, n) -> int:
+  if chunk_size is None:
+    return n
+  if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
+    raise TypeError(f"chunk_size must be a positive int or None, got {chunk_size!r}.")
+  if chunk_size <= 0:
+    raise ValueError(f"chunk_size must be a positive int, got {chunk_size}.")
+  return int(min(chunk_size, n))
+
+
+def _as_mesh(devices) -> Optional[Mesh]:
+  """None, a Mesh, or a 1-D mesh over a sequence of devices."""
+  if devices is None:
+    return None
+  if isinstance(devices, Mesh):
+    return devices
+  if isinstance(devices, (str, bytes, jax.Device)) or not isinstance(
+      devices, (collections.abc.Sequence, np.ndarray)):
+    raise TypeError(
+        "devices must be None, a sequence of jax devices (e.g. jax.devices()) or a "
+        f"jax.sharding.Mesh, got {type(devices).__name__}.")
+  devs = list(np.asarray(devices, dtype=object).ravel())
+  if not devs:
+    raise ValueError("devices is empty: give at least one device.")
+  bad = [d for d in devs if not isinstance(d, jax.Device)]
+  if bad:
+    raise TypeError(f"devices must hold jax devices, got {type(bad[0]).__name__}.")
+  if len(set(devs)) != len(devs):
+    raise ValueError("devices lists the same device more than once.")
+  return Mesh(np.asarray(devs, dtype=object), (_MESH_AXIS,))
+
+
+def _is_dynamic(leaf) -> bool:
+  return isinstance(leaf, (jax.Array, np.ndarray, np.generic))
+
+
+def _split_args(args):
+  """Splits ``args`` into traced array leaves and a hashable static part."""
+  leaves, treedef = jax.tree_util.tree_flatten(args)
+  dyn, static = [], []
+  for pos, leaf in enumerate(leaves):
+    if _is_dynamic(leaf):
+      dyn.append(leaf)
+      static.append(None)
+    else:
+      try:
+        hash(leaf)
+      except TypeError:
+        raise TypeError(
+            f"argument leaf {pos} ({type(leaf).__name__}) is neither an array nor "
+            "hashable; non-array arguments are static and must be hashable.") from None
+      static.append(_StaticLeaf(leaf))
+  return tuple(dyn), (treedef, tuple(static))
+
+
+class _StaticLeaf:
+  """A static argument, compared by type and value (so 1 and 1.0 differ)."""
+
+  __slots__ = ("value",)
+
+  def __init__(self, value):
+    self.value = value
+
+  def __eq__(self, other):
+    return (isinstance(other, _StaticLeaf) and type(self.value) is type(other.value)
+            and self.value == other.value)
+
+  def __hash__(self):
+    return hash((type(self.value), self.value))
+
+
+def _merge_args(dyn, static_key):
+  treedef, static = static_key
+  it = iter(dyn)
+  leaves = [next(it) if s is None else s.value for s in static]
+  return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _get_mapped(fn, static_key, mesh):
+  """The cached ``jit(vmap(fn))`` for this function, static args and mesh."""
+  key = (fn, static_key, mesh)
+  try:
+    hash(key)
+  except TypeError:
+    return _build_mapped(fn, static_key, mesh)
+  with _cache_lock:
+    mapped = _cache.get(key)
+    if mapped is not None:
+      _cache.move_to_end(key)
+      return mapped
+  mapped = _build_mapped(fn, static_key, mesh)
+  with _cache_lock:
+    mapped = _cache.setdefault(key, mapped)
+    while len(_cache) > _CACHE_SIZE:
+      _cache.popitem(last=False)
+  return mapped
+
+
+def _build_mapped(fn, static_key, mesh):
+  def one(item, dyn):
+    return fn(item, *_merge_args(dyn, static_key))
+
+  vmapped = jax.vmap(one, in_axes=(0, None))
+  if mesh is None:
+    return jax.jit(vmapped)
+  rows = NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names)))
+  return jax.jit(vmapped, in_shardings=(rows, NamedSharding(mesh, PartitionSpec())),
+                 out_shardings=rows)
+
+
+def _place(tree, sharding):
+  """Puts host or device data onto ``sharding``, one or many processes."""
+  if jax.process_count() == 1:
+    return jax.device_put(tree, sharding)
+
+  def put(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      return x  # already a global array
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      data = put(jax.random.key_data(x))
+      return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+    host = np.asarray(x)
+    return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+
+  return jax.tree_util.tree_map(put, tree)
+
+
+# --- assembling the output -----------------------------------------------------
+
+
+def _assemble(outs, n, chunk, padded, mesh):
+  """Concatenates chunk outputs and drops the padding."""
+  real = [min(chunk, n - i * chunk) for i in range(len(outs))]
+  if mesh is None:
+    if len(outs) == 1 and padded == n:
+      return outs[0] if not _is_host(outs[0]) else jax.tree_util.tree_map(jnp.asarray, outs[0])
+    def cat(*leaves):
+      parts = [leaf[:r] if leaf.shape[0] != r else leaf for leaf, r in zip(leaves, real)]
+      return parts[0] if len(parts) == 1 else jnp.concatenate(parts)
+    return jax.tree_util.tree_map(cat, *outs)
+  # Chunks loaded from a checkpoint hold only their real rows: pad them back
+  # and lay them out like computed chunks, so one program joins them all.
+  rows = NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names)))
+  outs = [o if not _is_host(o) else _place(_pad_rows(o, padded), rows) for o in outs]
+  spec = PartitionSpec(tuple(mesh.axis_names)) if n % mesh.size == 0 else PartitionSpec()
+  return _joiner(mesh, spec, tuple(real))(outs)
+
+
+def _is_host(tree):
+  return all(isinstance(x, np.ndarray) for x in jax.tree_util.tree_leaves(tree))
+
+
+def _pad_rows(tree, padded):
+  def pad(x):
+    idx = np.minimum(np.arange(padded), x.shape[0] - 1)
+    return x[idx]
+  return jax.tree_util.tree_map(pad, tree)
+
+
+_joiners: "collections.OrderedDict[Any, Callable]" = collections.OrderedDict()
+
+
+def _joiner(mesh, spec, real):
+  key = (mesh, spec, real)
+  with _cache_lock:
+    join = _joiners.get(key)
+    if join is None:
+      def join_fn(outs):
+        return jax.tree_util.tree_map(
+            lambda *ls: jnp.concatenate([l[:r] for l, r in zip(ls, real)]), *outs)
+      join = jax.jit(join_fn, out_shardings=NamedSharding(mesh, spec))
+      _joiners[key] = join
+      while len(_joiners) > _CACHE_SIZE:
+        _joiners.popitem(last=False)
+  return join
+
+
+# --- progress ------------------------------------------------------------------
+
+
+def _progress_bar(total, progress):
+  if not progress:
+    return None
+  try:
+    from tqdm.auto import tqdm
+  except ImportError as e:
+    raise ImportError("progress=True needs tqdm: pip install tqdm.") from e
+  return tqdm(total=total, desc="sweep", unit="chunk")
+
+
+def _alpha_leaf(batch):
+  """The α values to show in the progress bar, or None if there are none."""
+  if isinstance(batch, dict) and "alpha" in batch:
+    cand = batch["alpha"]
+  elif hasattr(batch, "alpha") and not isinstance(batch, (jax.Array, np.ndarray)):
+    cand = batch.alpha
+  else:
+    leaves = jax.tree_util.tree_leaves(batch)
+    cand = leaves[0] if len(leaves) == 1 else None
+  if cand is None or not hasattr(cand, "dtype") or not jnp.issubdtype(cand.dtype, jnp.floating):
+    return None
+  return np.asarray(cand).reshape(cand.shape[0], -1)
+
+
+def _alpha_range(alpha, start, stop):
+  a = alpha[start:stop]
+  return f"alpha {a.min():.0e}..{a.max():.0e}"
+
+
+# --- checkpoints ---------------------------------------------------------------
+
+
+def _host_bytes(x):
+  if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+    x = jax.random.key_data(x)
+  return np.ascontiguousarray(np.asarray(x))
+
+
+def _fingerprint(leaves) -> str:
+  h = hashlib.sha256()
+  for leaf in leaves:
+    arr = _host_bytes(leaf)
+    h.update(f"{arr.shape}|{arr.dtype.str}|{leaf.dtype}|".encode())
+    h.update(arr.tobytes())
+  return h.hexdigest()
+
+
+def _stable(text: str) -> str:
+  """Drops memory addresses from reprs (e.g. of a mask function), which change
+  from one process to the next although the sweep is the same."""
+  return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
+
+
+def _describe(x):
+  return [list(x.shape), str(x.dtype)]
+
+
+def _fn_name(fn) -> str:
+  import functools
+  inner = fn
+  prefix = ""
+  while isinstance(inner, functools.partial):
+    inner, prefix = inner.func, prefix + "partial:"
+  module = getattr(inner, "__module__", None) or type(inner).__module__
+  name = getattr(inner, "__qualname__", None) or type(inner).__qualname__
+  return f"{prefix}{module}.{name}"
+
+
+def _manifest(fn, batch, n, chunk, dyn_args, static_key, out_info):
+  treedef, static = static_key
+  out_leaves, out_treedef = jax.tree_util.tree_flatten(out_info)
+  for x in out_leaves:
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+      raise TypeError("checkpoint_dir cannot store PRNG key outputs; return "
+                      "jax.random.key_data(key) instead.")
+  b_leaves, b_treedef = jax.tree_util.tree_flatten(batch)
+  return {
+      "format": _FORMAT,
+      "n_items": n,
+      "chunk_size": chunk,
+      "batch": {
+          "structure": _stable(str(b_treedef)),
+          "leaves": [_describe(x) for x in b_leaves],
+          "fingerprint": _fingerprint(b_leaves),
+      },
+      "function": _fn_name(fn),
+      "output": {
+          "structure": _stable(str(out_treedef)),
+          "leaves": [[list(x.shape[1:]), str(x.dtype)] for x in out_leaves],
+      },
+      "args": {
+          "structure": _stable(str(treedef)),
+          "leaves": [_describe(x) for x in dyn_args],
+          "static": [None if s is None else _stable(repr(s.value)) for s in static],
+          "fingerprint": _fingerprint(dyn_args),
+      },
+  }
+
+
+def _differences(saved, now, prefix=""):
+  """Human-readable list of the manifest fields that differ."""
+  diffs = []
+  for key in sorted(set(saved) | set(now)):
+    a, b = saved.get(key), now.get(key)
+    name = f"{prefix}{key}"
+    if isinstance(a, dict) and isinstance(b, dict):
+      diffs += _differences(a, b, name + ".")
+    elif a != b:
+      sa, sb = json.dumps(a), json.dumps(b)
+      if len(sa) > 80 or len(sb) > 80:
+        diffs.append(f"{name} differs")
+      else:
+        diffs.append(f"{name} differs (saved {sa}, now {sb})")
+  return diffs
+
+
+def _atomic_write(path, write):
+  """Writes through a temporary file in the same directory, then os.replace."""
+  directory = os.path.dirname(path)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
+                             suffix=".tmp")
+  try:
+    with os.fdopen(fd, "wb") as f:
+      write(f)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.remove(tmp)
+    except OSError:
+      pass
+    raise
+
+
+class _Store:
+  """The chunk files and manifest of one resumable sweep."""
+
+  def __init__(self, directory, manifest, treedef):
+    self.dir = os.fspath(directory)
+    self.leaves = manifest["output"]["leaves"]
+    self.treedef = treedef
+    self.writer = jax.process_index() == 0
+    if os.path.exists(self.dir) and not os.path.isdir(self.dir):
+      raise ValueError(f"checkpoint_dir {self.dir!r} exists and is not a directory.")
+    os.makedirs(self.dir, exist_ok=True)
+    path = os.path.join(self.dir, _MANIFEST)
+    if os.path.exists(path):
+      with open(path, encoding="utf-8") as f:
+        try:
+          saved = json.load(f)
+        except json.JSONDecodeError as e:
+          raise ValueError(f"checkpoint_dir {self.dir!r}: {_MANIFEST} is not valid JSON "
+                           f"({e}).") from None
+      diffs = _differences(saved, manifest)
+      if diffs:
+        raise ValueError(
+            f"checkpoint_dir {self.dir!r} holds a different sweep: " + "; ".join(diffs)
+            + ". Use another directory, or delete this one to start over.")
+    else:
+      others = [f for f in os.listdir(self.dir) if not f.startswith(".")]
+      if others:
+        raise ValueError(
+            f"checkpoint_dir {self.dir!r} is not empty and has no {_MANIFEST} "
+            f"(found {sorted(others)[:3]}); refusing to mix files. Use an empty or new "
+            "directory.")
+      if self.writer:
+        text = json.dumps(manifest, indent=1, sort_keys=True).encode()
+        _atomic_write(path, lambda f: f.write(text))
+    self._sync("manifest")
+
+  def _sync(self, name):
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+      multihost_utils.sync_global_devices(f"jaxreg.sweep:{self.dir}:{name}")
+
+  def _path(self, i):
+    return os.path.join(self.dir, f"chunk_{i:05d}.npz")
+
+  def done(self, i):
+    return os.path.exists(self._path(i))
+
+  def save(self, i, out, rows):
+    leaves = jax.tree_util.tree_leaves(out)
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+      leaves = multihost_utils.process_allgather(leaves, tiled=True)
+    if self.writer:
+      arrays = {f"leaf_{k}": np.asarray(x)[:rows] for k, x in enumerate(leaves)}
+      _atomic_write(self._path(i), lambda f: np.savez(f, **arrays))
+    self._sync(f"chunk{i}")
+
+  def load(self, i):
+    """The saved chunk's real rows, as host arrays in the output structure."""
+    with np.load(self._path(i), allow_pickle=False) as data:
+      arrays = []
+      for k, (shape, dtype) in enumerate(self.leaves):
+        x = data[f"leaf_{k}"]
+        want = np.dtype(jnp.dtype(dtype))
+        if x.dtype != want:
+          x = x.view(want)  # e.g. bfloat16, which .npz stores as raw bytes
+        if list(x.shape[1:]) != shape:
+          raise ValueError(f"checkpoint {self._path(i)!r} leaf {k} has shape "
+                           f"{x.shape}, expected (rows, *{tuple(shape)}).")
+        arrays.append(x)
+    return jax.tree_util.tree_unflatten(self.treedef, arrays)
