@@ -8,9 +8,13 @@ regularization strengths onto jaxreg's.
 """
 
 from jaxreg import conventions
+from jaxreg import implicit
+from jaxreg import linear
 from jaxreg import masks
 from jaxreg.constraints import Constraint, L1Ball, L2Ball, LinfBall
+from jaxreg.implicit import implicit_solution
 from jaxreg.penalties import ElasticNet, GroupLasso, L1, L2, Lp, Penalty
+from jaxreg.sweep import sweep
 from jaxreg.transforms import add_penalty_gradient, project, proximal
 
 __version__ = "0.1.0"
@@ -28,7 +32,11 @@ __all__ = [
     "Penalty",
     "add_penalty_gradient",
     "conventions",
+    "implicit",
+    "implicit_solution",
+    "linear",
     "masks",
     "project",
     "proximal",
+    "sweep",
 ]

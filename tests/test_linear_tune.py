@@ -1,0 +1,82 @@
+"""Gradient-based tuning of α against grids (of jaxreg fits and of scikit-learn CV)."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.datasets import make_regression
+from sklearn.linear_model import Lasso
+from sklearn.model_selection import KFold
+
+import jaxreg as jr
+from jaxreg.linear.tune import kfold_masks, tune_cv
+
+
+def _data():
+  X, y = make_regression(100, 30, n_informative=10, noise=20.0, random_state=0)
+  return X[:70], y[:70], X[70:], y[70:]
+
+
+@pytest.mark.parametrize("direction", [100.0, 0.01])
+def test_tune_reaches_best_of_grid(x64, direction):
+  X, y, Xv, yv = _data()
+  grid = jnp.logspace(-3, 2, 100)
+  fits = jax.vmap(lambda a: jr.linear.fit(X, y, jr.L1(a)))(grid)
+  vals = np.asarray(jnp.mean((yv[None] - fits.coef @ Xv.T - fits.intercept[:, None]) ** 2, 1))
+  best = int(np.argmin(vals))
+  start = float(grid[best]) * direction  # two decades away
+  res = jr.linear.tune(X, y, Xv, yv, jr.L1(start), steps=50)
+  assert float(res.val_loss) <= 1.01 * vals[best]
+  assert res.alphas.shape == (50,) and res.val_losses.shape == (50,)
+  # The reported loss is the loss of the returned fit.
+  pred = Xv @ res.fit.coef + res.fit.intercept
+  np.testing.assert_allclose(float(jnp.mean((yv - pred) ** 2)), float(res.val_loss), rtol=1e-8)
+
+
+def test_tune_cv_matches_sklearn_folds_and_grid(x64):
+  X, y = make_regression(100, 30, n_informative=10, noise=20.0, random_state=1)
+  folds = list(KFold(5).split(X))
+
+  def sk_cv(alpha):
+    errs = []
+    for tr, te in folds:
+      with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = Lasso(alpha=alpha, tol=1e-10, max_iter=100000).fit(X[tr], y[tr])
+      errs.append(np.mean((y[te] - m.predict(X[te])) ** 2))
+    return float(np.mean(errs))
+
+  res = tune_cv(X, y, jr.L1(10.0), cv=5, steps=30)
+  # Its objective is scikit-learn's CV error at its α...
+  np.testing.assert_allclose(float(res.val_loss), sk_cv(float(res.alpha)), rtol=1e-6)
+  # ... and no worse (within 1%) than the best of a grid.
+  grid_best = min(sk_cv(a) for a in np.logspace(-2, 1.5, 15))
+  assert float(res.val_loss) <= 1.01 * grid_best
+
+
+def test_kfold_masks_match_sklearn():
+  train, test = kfold_masks(23, 5)
+  for k, (tr, te) in enumerate(KFold(5).split(np.zeros(23))):
+    np.testing.assert_array_equal(np.flatnonzero(test[k]), te)
+    np.testing.assert_array_equal(np.flatnonzero(train[k]), tr)
+  pairs = [(np.arange(5, 10), np.arange(5)), (np.arange(5), np.arange(5, 10))]
+  train, test = kfold_masks(10, pairs)
+  np.testing.assert_array_equal(test[1], [0] * 5 + [1] * 5)
+
+
+def test_tune_bad_arguments():
+  X, y, Xv, yv = _data()
+  with pytest.raises(ValueError, match="alpha must be > 0"):
+    jr.linear.tune(X, y, Xv, yv, jr.L1(0.0))
+  with pytest.raises(ValueError, match="steps"):
+    jr.linear.tune(X, y, Xv, yv, jr.L1(1.0), steps=0)
+  with pytest.raises(ValueError, match="X_val"):
+    jr.linear.tune(X, y, Xv[:, :3], yv, jr.L1(1.0))
+  with pytest.raises(ValueError, match="alpha must be > 0"):
+    tune_cv(X, y, jr.L2(0.0))
+  with pytest.raises(ValueError, match="cv"):
+    tune_cv(X, y, jr.L1(1.0), cv=1)
+  with pytest.raises(TypeError, match="optimizer"):
+    jr.linear.tune(X, y, Xv, yv, jr.L1(1.0), optimizer="adam")
