@@ -115,3 +115,74 @@ def save_figure(fig, out_dir: Path, name: str) -> Path:
   os.replace(tmp, path)
   plt.close(fig)
   return path
+
+
+# --- helpers shared by the experiments and the runner ------------------------
+
+_QUIET = False
+
+
+def set_quiet(quiet: bool) -> None:
+  """Silences (or restores) every progress bar drawn through ``progress``."""
+  global _QUIET
+  _QUIET = bool(quiet)
+
+
+def is_quiet() -> bool:
+  """Whether progress bars are silenced."""
+  return _QUIET
+
+
+def progress(iterable, desc: str = "", total: Optional[int] = None, leave: bool = False):
+  """Wraps an iterable in a tqdm bar, or returns it unchanged when quiet.
+
+  Experiments use it for their inner loops (parts, α chunks); the runner
+  uses it for the list of experiments. Bars go to stderr, so a report piped
+  from stdout stays clean.
+
+  Args:
+    iterable: what to iterate over.
+    desc: the bar's label.
+    total: its length, when ``len(iterable)`` is not defined.
+    leave: keep the finished bar on screen.
+
+  Returns:
+    An iterable yielding the same items.
+  """
+  if _QUIET:
+    return iterable
+  from tqdm.auto import tqdm
+
+  return tqdm(iterable, desc=desc, total=total, leave=leave, dynamic_ncols=True)
+
+
+def relative_error(measured: Any, predicted: Any, axis: Any = None, floor: float = 0.0) -> np.ndarray:
+  """‖measured − predicted‖₂ / max(‖predicted‖₂, floor), over ``axis``.
+
+  Args:
+    measured, predicted: arrays of the same shape.
+    axis: the axes the norms run over (None: all of them, a scalar result).
+    floor: a lower bound on the denominator, so a prediction of exactly 0
+      gives an absolute error rather than a division by zero.
+
+  Returns:
+    The relative error (a NumPy float or array).
+  """
+  measured = np.asarray(measured, dtype=np.float64)
+  predicted = np.asarray(predicted, dtype=np.float64)
+  num = np.sqrt(np.sum((measured - predicted) ** 2, axis=axis))
+  den = np.maximum(np.sqrt(np.sum(predicted ** 2, axis=axis)), floor)
+  with np.errstate(divide="ignore", invalid="ignore"):
+    return num / den
+
+
+def note(message: str) -> None:
+  """Prints a line to stderr without breaking a progress bar that is drawing."""
+  import sys
+
+  if _QUIET:
+    print(message, file=sys.stderr)
+    return
+  from tqdm.auto import tqdm
+
+  tqdm.write(message, file=sys.stderr)
