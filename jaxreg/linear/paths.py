@@ -246,18 +246,21 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
       (1/(2n))‖y − Xw − b‖² + α·r‖w‖₁ + α(1 − r)/2 ‖w‖²
 
   exactly scikit-learn's ``ElasticNet(alpha=α, l1_ratio=r)`` objective. The
-  whole path runs as one compiled XLA program: a scan over α, a while loop
-  over coordinate sweeps restricted to a working set (seeded by the
-  sequential strong rule, grown by KKT checks), and a loop over coordinates
-  whose updates cost O(p) through the Gram matrix (n ≥ p) or O(n) through the
-  residual (p > n). Compiled programs are cached per shape and dtype.
+  whole path runs as one compiled XLA program: a scan over α, and per α
+  coordinate sweeps restricted to a working set (seeded by the sequential
+  strong rule, grown by KKT checks). The working set is compacted into a
+  few static capacities with its own Gram block, so an update costs O(|A|)
+  rather than O(p) or O(n), and on small working sets a Newton step on the
+  sign pattern ends the sweeps once the support is found. The Gram matrix
+  of X is formed when n ≥ p; otherwise X is used directly (p > n).
+  Compiled programs are cached per shape and dtype.
 
   Stopping rule: scikit-learn's. The duality gap of the sum form
   ½‖y − Xw‖² + nαr‖w‖₁ + nα(1−r)/2‖w‖² (centered data) must satisfy
-  gap ≤ tol·‖y‖²; it is checked after each sweep (Gram mode) or when the
-  largest coefficient change falls below tol·max|w| and every 10 sweeps
-  (residual mode). ``tol`` is raised to 100·ε of the dtype (1.2e-5 in
-  float32, 2.2e-14 in float64), the smallest gap rounding lets one certify.
+  gap ≤ tol·‖y‖²; the working set's gap is checked after each sweep and the
+  full gap (with the KKT check of all features) once it passes. ``tol`` is
+  raised to 100·ε of the dtype (1.2e-5 in float32, 2.2e-14 in float64), the
+  smallest gap rounding lets one certify.
 
   Args:
     X: (n, p) design matrix.
@@ -290,6 +293,7 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
   References:
     Friedman, Hastie & Tibshirani (2010), glmnet; Tibshirani et al. (2012),
     strong rules; Massias, Gramfort & Salmon (2018), celer (working sets);
+    Osborne, Presnell & Turlach (2000) (sign-pattern solves);
     scikit-learn's ``enet_path`` and its duality gap.
   """
   X, y = check_Xy(X, y)
@@ -333,6 +337,24 @@ class _Problem(NamedTuple):
   y_mean: jax.Array
 
 
+def _gram(X, n_blocks=4):
+  """XᵀX from the upper block triangle of a 4 × 4 split of the columns.
+
+  XLA's CPU matrix product does not exploit the symmetry of XᵀX (a BLAS
+  ``syrk`` would); computing only the blocks on and above the diagonal and
+  mirroring the rest does 10/16 of the multiply-adds, measured ~25% faster
+  on 2000 × 500. Small p keeps the single product.
+  """
+  p = X.shape[1]
+  if p < 128:
+    return X.T @ X
+  edges = [round(i * p / n_blocks) for i in range(n_blocks + 1)]
+  cols = [X[:, edges[i]:edges[i + 1]] for i in range(n_blocks)]
+  upper = {(i, j): cols[i].T @ cols[j] for i in range(n_blocks) for j in range(i, n_blocks)}
+  return jnp.block([[upper[(i, j)] if i <= j else upper[(j, i)].T for j in range(n_blocks)]
+                    for i in range(n_blocks)])
+
+
 @functools.partial(jax.jit, static_argnames=("n_alphas", "fit_intercept", "gram"))
 def _prepare(X, y, alphas, r, eps, tol, n_alphas, fit_intercept, gram):
   """Centering, the grid, the Gram matrix and the sum-form penalties, in one
@@ -343,7 +365,7 @@ def _prepare(X, y, alphas, r, eps, tol, n_alphas, fit_intercept, gram):
     alphas = alpha_grid(Xc, yc, r, n_alphas, eps)
   y2 = jnp.dot(yc, yc)
   xty = Xc.T @ yc
-  A, b = (Xc.T @ Xc, xty) if gram else (Xc, yc)
+  A, b = (_gram(Xc), xty) if gram else (Xc, yc)
   # The strong rule's "previous α" for the first grid point is α_max.
   return _Problem(A, b, y2, (n * r) * alphas, (n * (1.0 - r)) * alphas,
                   jnp.max(jnp.abs(xty)), tol * y2, tol, alphas, x_mean, y_mean)
