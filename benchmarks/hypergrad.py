@@ -6,7 +6,8 @@ n = 500 samples and p = 1000 features, 5-fold cross-validation.
 * scikit-learn: ``LassoCV(cv=5, 10 alphas, tol=1e-8)`` — a path of 10 α per
   fold, then the α with the lowest mean held-out MSE.
 * jaxreg: ``tune_cv`` — Adam on log α with implicit hypergradients, the five
-  fold fits vmapped and warm-started, from α_max / 10.
+  fold fits solved together by a warm-started working-set solver (dense
+  hypergradient on each support), from α_max / 10.
 
 Both CV losses are evaluated the same way: mean over the five contiguous
 folds of the held-out MSE of scikit-learn ``Lasso(tol=1e-8)`` refitted at the
