@@ -22,7 +22,13 @@ from sklearn import datasets, linear_model  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-import jaxreg as jr  # noqa: E402
+try:
+  import jaxreg as jr  # noqa: E402
+except ImportError:  # run from a source checkout without installing.
+  import os
+  import sys
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  import jaxreg as jr  # noqa: E402
 
 warnings.simplefilter("ignore")
 
