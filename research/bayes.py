@@ -636,10 +636,7 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, **config) -> workben
   Returns:
     A ``workbench.Result`` named "bayes".
   """
-  unknown = set(config) - set(DEFAULTS)
-  if unknown:
-    raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-  cfg = dict(DEFAULTS, **(FULL if full else {}), **config)
+  cfg = workbench.settings("bayes", DEFAULTS, FULL, full, config)
   out = workbench.figure_dir(out_dir)
   t0 = time.perf_counter()
   with jax.enable_x64(True):

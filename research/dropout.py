@@ -187,13 +187,7 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, **config) -> workben
     closed form (within Monte Carlo error), the jaxreg L2 identity, and the
     jaxreg-trained weighted ridge against the closed form.
   """
-  cfg = dict(DEFAULTS)
-  unknown = set(config) - set(cfg)
-  if unknown:
-    raise TypeError(f"unknown config keys for {NAME}: {sorted(unknown)}")
-  if full:
-    cfg.update(FULL)
-  cfg.update(config)
+  cfg = workbench.settings(NAME, DEFAULTS, FULL, full, config)
   out = workbench.figure_dir(out_dir)
   t0 = time.perf_counter()
   verdicts, tables, data = [], [], {}

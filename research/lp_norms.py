@@ -248,13 +248,7 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, **config) -> workben
     scikit-learn's ``Lasso``, fixed points of the p = ½ starts and uniqueness
     at p = 1; the number of distinct p = ½ minima is a measurement.
   """
-  cfg = dict(DEFAULTS)
-  unknown = set(config) - set(cfg)
-  if unknown:
-    raise TypeError(f"unknown config keys for {NAME}: {sorted(unknown)}")
-  if full:
-    cfg.update(FULL)
-  cfg.update(config)
+  cfg = workbench.settings(NAME, DEFAULTS, FULL, full, config)
   out = workbench.figure_dir(out_dir)
   t0 = time.perf_counter()
   verdicts, tables, data = [], [], {}

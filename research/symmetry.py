@@ -229,13 +229,7 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, **config) -> workben
     rescaling directions, and per-unit balance after training with L2; the
     spread of the balance without L2 is a measurement.
   """
-  cfg = dict(DEFAULTS)
-  unknown = set(config) - set(cfg)
-  if unknown:
-    raise TypeError(f"unknown config keys for {NAME}: {sorted(unknown)}")
-  if full:
-    cfg.update(FULL)
-  cfg.update(config)
+  cfg = workbench.settings(NAME, DEFAULTS, FULL, full, config)
   out = workbench.figure_dir(out_dir)
   t0 = time.perf_counter()
   verdicts, tables, data = [], [], {}

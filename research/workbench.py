@@ -186,3 +186,27 @@ def note(message: str) -> None:
   from tqdm.auto import tqdm
 
   tqdm.write(message, file=sys.stderr)
+
+
+def settings(name: str, defaults: dict, full_overrides: dict, full: bool,
+             overrides: dict) -> dict:
+  """An experiment's settings: defaults, then the ``--full`` ones, then the caller's.
+
+  Args:
+    name: the experiment, for the error message.
+    defaults: every known setting with its default value.
+    full_overrides: the settings that ``full=True`` changes.
+    full: whether to apply ``full_overrides``.
+    overrides: the caller's keyword arguments to ``run``.
+
+  Returns:
+    A new dict of settings.
+
+  Raises:
+    TypeError: a key of ``overrides`` is not a known setting (a typo would
+      otherwise be silently ignored and the default run instead).
+  """
+  unknown = set(overrides) - set(defaults)
+  if unknown:
+    raise TypeError(f"unknown settings for {name}: {sorted(unknown)}; known: {sorted(defaults)}")
+  return {**defaults, **(full_overrides if full else {}), **overrides}
