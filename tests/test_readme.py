@@ -1,0 +1,54 @@
+"""The README's Python examples run as written (on small stand-in data)."""
+
+import pathlib
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from sklearn.datasets import load_diabetes
+
+import jaxreg as jr
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+# Names the examples take as given, and shrinkings that keep the test small.
+_SMALLER = {
+    "jnp.logspace(-4, 0, 256)": "jnp.logspace(-4, 0, 4)",
+    'checkpoint_dir="runs/lasso"': "checkpoint_dir=None",
+    "progress=True": "progress=False",
+}
+
+
+def _namespace():
+  X, y = load_diabetes(return_X_y=True)
+  X = jnp.asarray((X - X.mean(0)) / X.std(0), jnp.float32)
+  y = jnp.asarray(y - y.mean(), jnp.float32)
+  X_train, y_train = X[100:], y[100:]
+  return dict(
+      jax=jax, jnp=jnp, np=np, optax=optax, jr=jr,
+      X=X_train, y=y_train, Xv=X[:100], yv=y[:100],
+      alphas=jnp.logspace(-3, 0, 5), key=jax.random.PRNGKey(0),
+      Xs=jnp.stack([X_train[:50], X_train[50:100]]), ys=jnp.stack([y_train[:50], y_train[50:100]]),
+      train_fn=lambda a: jr.linear.fit(X_train, y_train, jr.L2(a), fit_intercept=False).coef,
+      optimality_fn=lambda w, a: X_train.T @ (X_train @ w - y_train) / X_train.shape[0] + a * w,
+  )
+
+
+def test_readme_has_python_examples():
+  assert len(BLOCKS) >= 4
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_readme_example_runs(index):
+  code = BLOCKS[index]
+  for old, new in _SMALLER.items():
+    code = code.replace(old, new)
+  ns = _namespace()
+  if "logistic_path" in code:
+    ns["y_binary"] = (ns["y"] > 0).astype(jnp.float32)
+    code = code.replace("logistic_path(X, y,", "logistic_path(X, y_binary,")
+  exec(compile(code, f"README.md[python block {index}]", "exec"), ns)
