@@ -97,7 +97,51 @@ _RULES: dict[str, Callable[..., Penalty]] = {
 }
 
 SOURCES: tuple[str, ...] = tuple(_RULES)
-"""The accepted ``source`` names (matched case-insensitively)."""
+"""The canonical ``source`` names (matched case-insensitively)."""
+
+# Other spellings people use for the same rows. Keys are compared after
+# lower-casing and turning '-', '_', '/', ' ' and '()' into '.', so
+# "sklearn_ridge", "torch.optim.SGD" and "tf.contrib.layers.l2_regularizer"
+# all land on their row.
+_ALIASES: dict[str, str] = {
+    "lasso": "sklearn.lasso",
+    "elasticnet": "sklearn.elasticnet",
+    "elastic.net": "sklearn.elasticnet",
+    "sklearn.elastic.net": "sklearn.elasticnet",
+    "ridge": "sklearn.ridge",
+    "sklearn.logisticregression": "sklearn.logisticregression.l2",
+    "sklearn.logistic": "sklearn.logisticregression.l2",
+    "sklearn.logistic.l2": "sklearn.logisticregression.l2",
+    "sklearn.logistic.l1": "sklearn.logisticregression.l1",
+    "sklearn.logistic.elasticnet": "sklearn.logisticregression.elasticnet",
+    "torch.sgd": "torch.sgd.weight.decay",
+    "torch.optim.sgd": "torch.sgd.weight.decay",
+    "torch.adamw": "torch.adamw.weight.decay",
+    "torch.optim.adamw": "torch.adamw.weight.decay",
+    "optax.adamw": "optax.adamw.weight.decay",
+    "keras.regularizers.l2": "keras.l2",
+    "keras.regularizers.l1": "keras.l1",
+    "tf.keras.regularizers.l2": "keras.l2",
+    "tf.keras.regularizers.l1": "keras.l1",
+    "tf1.l2.regularizer": "tf1.l2.regularizer",
+    "tf.contrib.layers.l2.regularizer": "tf1.l2.regularizer",
+    "gaussian": "gaussian.prior",
+    "normal.prior": "gaussian.prior",
+    "laplace": "laplace.prior",
+}
+
+
+def _normalize(name: str) -> str:
+  key = name.strip().lower()
+  for ch in "-_/ ()":
+    key = key.replace(ch, ".")
+  while ".." in key:
+    key = key.replace("..", ".")
+  key = key.strip(".").replace("pytorch.", "torch.")
+  return _ALIASES.get(key, key)
+
+
+_BY_KEY = {_normalize(name): name for name in _RULES}
 
 
 def convert(alpha: Any, source: str, n_samples: Optional[int] = None, *,
@@ -111,7 +155,10 @@ def convert(alpha: Any, source: str, n_samples: Optional[int] = None, *,
     alpha: the strength in the source's own convention (sklearn's ``alpha``
       or ``C``, glmnet's λ, a weight decay, Keras's l, a prior's scale τ or b).
       May be an array, giving a batched penalty.
-    source: one of ``SOURCES`` (case-insensitive), e.g. ``"sklearn.Ridge"``.
+    source: one of ``SOURCES``, e.g. ``"sklearn.Ridge"``; case, separators
+      (``_``, ``-``, ``.``) and common spellings (``"torch.optim.SGD"``,
+      ``"keras.regularizers.l2"``, ``"sklearn.LogisticRegression"`` for its
+      default l2 penalty) are accepted.
     n_samples: the number of training samples n (needed where the source
       sums its data loss instead of averaging it).
     l1_ratio: the l1 mixing for the elastic-net sources (glmnet's ``alpha``).
@@ -131,7 +178,7 @@ def convert(alpha: Any, source: str, n_samples: Optional[int] = None, *,
   """
   if not isinstance(source, str):
     raise TypeError(f"source must be a string, one of {SOURCES}; got {source!r}.")
-  key = source.lower()
-  if key not in _RULES:
+  key = _BY_KEY.get(_normalize(source))
+  if key is None:
     raise ValueError(f"unknown source {source!r}; known sources: {', '.join(SOURCES)}.")
   return _RULES[key](alpha, source, n_samples, l1_ratio, noise_variance, mask)

@@ -218,3 +218,24 @@ def test_errors_name_the_argument():
     convert(-1.0, "sklearn.Lasso")
   with pytest.raises(ValueError, match="alpha"):
     convert(-1.0, "keras.l2")
+
+
+@pytest.mark.parametrize("alias, canonical", [
+    ("sklearn_ridge", "sklearn.Ridge"),
+    ("Ridge", "sklearn.Ridge"),
+    ("torch.optim.SGD", "torch.SGD.weight_decay"),
+    ("pytorch.AdamW", "torch.AdamW.weight_decay"),
+    ("optax.adamw", "optax.adamw.weight_decay"),
+    ("keras.regularizers.l2", "keras.l2"),
+    ("tf.keras.regularizers.l1", "keras.l1"),
+    ("tf.contrib.layers.l2_regularizer", "tf1.l2_regularizer"),
+    ("sklearn.LogisticRegression", "sklearn.LogisticRegression.l2"),
+    ("Laplace", "laplace_prior"),
+    ("gaussian", "gaussian_prior"),
+])
+def test_common_spellings_map_to_the_same_row(alias, canonical):
+  kwargs = dict(n_samples=50, noise_variance=2.0)
+  a = jr.conventions.convert(0.3, alias, **kwargs)
+  b = jr.conventions.convert(0.3, canonical, **kwargs)
+  assert type(a) is type(b)
+  np.testing.assert_allclose(np.asarray(a.alpha), np.asarray(b.alpha), rtol=0)
