@@ -196,7 +196,43 @@ def _soft_threshold(x, t):
   return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0.0)
 
 
-class L1(Penalty):
+def _init_weights(weights, alpha):
+  """Validates per-coordinate weights and broadcasts them to a batched α."""
+  if weights is None:
+    return None
+  weights = jax.tree_util.tree_map(lambda w: _checks.as_hyperparameter(w, "weights"), weights)
+  _checks.check_at_least(weights, "weights", 0.0)
+  batch = jnp.shape(alpha)
+  if batch and _checks.is_concrete(weights):
+    weights = jax.tree_util.tree_map(lambda w: jnp.broadcast_to(w, batch + jnp.shape(w)), weights)
+  return weights
+
+
+class _Weighted(Penalty):
+  """Shared by penalties with per-coordinate weights vᵢ (``L1``, ``L2``)."""
+
+  def _leaf_hyperparams(self, params):
+    n = len(jax.tree_util.tree_leaves(params))
+    if self.weights is None:
+      return [None] * n
+    wleaves = jax.tree_util.tree_leaves(self.weights)
+    if len(wleaves) == 1 and jnp.ndim(wleaves[0]) == 0:
+      return wleaves * n
+    flags = _masks.resolve(self.mask, params)
+    if len(wleaves) == n:
+      return wleaves
+    if len(wleaves) == sum(flags):
+      it = iter(wleaves)
+      return [next(it) if f else None for f in flags]
+    raise ValueError(
+        f"weights has {len(wleaves)} leaves but params has {n} "
+        f"({sum(flags)} selected by the mask); give one weight array per leaf.")
+
+  def _w(self, x, hp):
+    return 1.0 if hp is None else jnp.asarray(hp, x.dtype)
+
+
+class L1(_Weighted):
   r"""The lasso penalty α Σᵢ vᵢ|xᵢ|.
 
   .. math::  \mathrm{pen}(x) = \alpha \sum_i v_i |x_i|, \qquad
@@ -228,35 +264,7 @@ class L1(Penalty):
 
   def __init__(self, alpha, weights=None, mask=None):
     alpha = _init_alpha(alpha)
-    if weights is not None:
-      weights = jax.tree_util.tree_map(
-          lambda w: _checks.as_hyperparameter(w, "weights"), weights)
-      _checks.check_at_least(weights, "weights", 0.0)
-      batch = jnp.shape(alpha)
-      if batch and _checks.is_concrete(weights):
-        weights = jax.tree_util.tree_map(
-            lambda w: jnp.broadcast_to(w, batch + jnp.shape(w)), weights)
-    self._set(alpha=alpha, weights=weights, mask=_masks.normalize(mask))
-
-  def _leaf_hyperparams(self, params):
-    n = len(jax.tree_util.tree_leaves(params))
-    if self.weights is None:
-      return [None] * n
-    wleaves = jax.tree_util.tree_leaves(self.weights)
-    if len(wleaves) == 1 and jnp.ndim(wleaves[0]) == 0:
-      return wleaves * n
-    flags = _masks.resolve(self.mask, params)
-    if len(wleaves) == n:
-      return wleaves
-    if len(wleaves) == sum(flags):
-      it = iter(wleaves)
-      return [next(it) if f else None for f in flags]
-    raise ValueError(
-        f"weights has {len(wleaves)} leaves but params has {n} "
-        f"({sum(flags)} selected by the mask); give one weight array per leaf.")
-
-  def _w(self, x, hp):
-    return 1.0 if hp is None else jnp.asarray(hp, x.dtype)
+    self._set(alpha=alpha, weights=_init_weights(weights, alpha), mask=_masks.normalize(mask))
 
   def _value_leaf(self, x, hp):
     return self._alpha(x) * jnp.sum(self._w(x, hp) * jnp.abs(x))
@@ -268,16 +276,21 @@ class L1(Penalty):
     return _soft_threshold(x, jnp.asarray(step, x.dtype) * self._alpha(x) * self._w(x, hp))
 
 
-class L2(Penalty):
-  r"""The ridge / weight-decay penalty (α/2) Σᵢ xᵢ².
+class L2(_Weighted):
+  r"""The ridge / weight-decay penalty (α/2) Σᵢ vᵢxᵢ² (vᵢ = 1 by default).
 
-  .. math::  \mathrm{pen}(x) = \tfrac{\alpha}{2}\|x\|_2^2, \qquad
-             \nabla\mathrm{pen}(x) = \alpha x, \qquad
-             \mathrm{prox}_s(x) = \frac{x}{1 + s\alpha}
+  .. math::  \mathrm{pen}(x) = \tfrac{\alpha}{2}\sum_i v_i x_i^2, \qquad
+             \nabla\mathrm{pen}(x) = \alpha v \odot x, \qquad
+             \mathrm{prox}_s(x)_i = \frac{x_i}{1 + s\alpha v_i}
+
+  Per-coordinate weights give the generalized ridge (Tikhonov with a diagonal
+  matrix), e.g. the penalty that dropout adds to linear regression in
+  expectation, vⱼ = (XᵀX/n)ⱼⱼ.
 
   Args:
     alpha: strength α ≥ 0; scalar or a (K,) batch.
     mask: which leaves to penalize (see ``jaxreg.masks``).
+    weights: keyword-only per-coordinate weights vᵢ ≥ 0, as for ``L1``.
 
   Example:
     >>> import jax.numpy as jnp, jaxreg as jr
@@ -289,20 +302,21 @@ class L2(Penalty):
     simple weight decay can improve generalization".
   """
 
-  _leaf_fields = ("alpha",)
+  _leaf_fields = ("alpha", "weights")
   _static_fields = ("mask",)
 
-  def __init__(self, alpha, mask=None):
-    self._set(alpha=_init_alpha(alpha), mask=_masks.normalize(mask))
+  def __init__(self, alpha, mask=None, *, weights=None):
+    alpha = _init_alpha(alpha)
+    self._set(alpha=alpha, weights=_init_weights(weights, alpha), mask=_masks.normalize(mask))
 
   def _value_leaf(self, x, hp):
-    return 0.5 * self._alpha(x) * jnp.sum(x * x)
+    return 0.5 * self._alpha(x) * jnp.sum(self._w(x, hp) * x * x)
 
   def _grad_leaf(self, x, hp):
-    return self._alpha(x) * x
+    return self._alpha(x) * self._w(x, hp) * x
 
   def _prox_leaf(self, x, step, hp):
-    return x / (1.0 + jnp.asarray(step, x.dtype) * self._alpha(x))
+    return x / (1.0 + jnp.asarray(step, x.dtype) * self._alpha(x) * self._w(x, hp))
 
 
 class ElasticNet(Penalty):
