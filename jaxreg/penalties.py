@@ -13,7 +13,7 @@ leaves of the parameter pytree:
 penalty                value                                      prox at step s
 =====================  =========================================  ==============================
 ``L1(α, weights=v)``   α Σ vᵢ|xᵢ|                                 soft-threshold at s·α·vᵢ
-``L2(α)``              (α/2) Σ xᵢ²                                x / (1 + s·α)
+``L2(α, weights=v)``   (α/2) Σ vᵢxᵢ²                              x / (1 + s·α·vᵢ)
 ``ElasticNet(α, r)``   α·r‖x‖₁ + α(1−r)/2 ‖x‖²                     soft-threshold at s·α·r, then / (1 + s·α(1−r))
 ``Lp(α, p)``           (α/p) Σ |xᵢ|ᵖ                              global minimiser of the scalar problem
 ``GroupLasso(α)``      α Σ_g √|g| ‖x_g‖₂                          block soft-threshold at s·α·√|g|
