@@ -56,13 +56,8 @@ def breast_cancer():
   return jnp.asarray(X, jnp.float32), jnp.asarray(y, jnp.float32)
 
 
-def logistic_train(pen, X, y, steps=500, lr=0.5):
-  """L2 logistic regression by full-batch gradient descent (coupled L2)."""
-  tx = optax.chain(jr.add_penalty_gradient(pen), optax.sgd(lr))
-  params = {"w": jnp.zeros(X.shape[1], X.dtype), "b": jnp.zeros((), X.dtype)}
-
-  def loss(p):
-    return optax.sigmoid_binary_cross_entropy(X @ p["w"] + p["b"], y).mean()
+def full_batch_descent(loss, params, tx, steps):
+  """``steps`` full-batch steps of ``tx`` on ``loss`` in one ``lax.scan``: (params, last loss)."""
 
   def step(carry, _):
     p, s = carry
@@ -72,6 +67,17 @@ def logistic_train(pen, X, y, steps=500, lr=0.5):
 
   (params, _), losses = jax.lax.scan(step, (params, tx.init(params)), None, steps)
   return params, losses[-1]
+
+
+def logistic_train(pen, X, y, steps=500, lr=0.5):
+  """L2 logistic regression by full-batch gradient descent (coupled L2)."""
+  tx = optax.chain(jr.add_penalty_gradient(pen), optax.sgd(lr))
+  params = {"w": jnp.zeros(X.shape[1], X.dtype), "b": jnp.zeros((), X.dtype)}
+
+  def loss(p):
+    return optax.sigmoid_binary_cross_entropy(X @ p["w"] + p["b"], y).mean()
+
+  return full_batch_descent(loss, params, tx, steps)
 
 
 def digits():
@@ -97,14 +103,7 @@ def mlp_train(pen, key, X, y, steps=200, lr=0.5):
   def loss(p):
     return optax.softmax_cross_entropy_with_integer_labels(model.apply(p, X), y).mean()
 
-  def step(carry, _):
-    p, s = carry
-    value, g = jax.value_and_grad(loss)(p)
-    u, s = tx.update(g, s, p)
-    return (optax.apply_updates(p, u), s), value
-
-  (params, _), losses = jax.lax.scan(step, (params, tx.init(params)), None, steps)
-  return params, losses[-1]
+  return full_batch_descent(loss, params, tx, steps)
 
 
 # --- timing -------------------------------------------------------------------------
