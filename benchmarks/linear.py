@@ -16,7 +16,6 @@ import jax
 
 jax.config.update("jax_enable_x64", True)  # a benchmark script, not library code
 
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn import datasets, linear_model  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402

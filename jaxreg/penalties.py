@@ -35,7 +35,7 @@ parameters and masks that do not match the parameters raise at trace time.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Sequence, Union
 
 import jax
 import jax.numpy as jnp

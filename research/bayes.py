@@ -90,19 +90,32 @@ def _quadratic(X, y):
   return X.T @ X / n, X.T @ y / n
 
 
+def _lipschitz_bound(G):
+  """An upper bound on λ_max(G) for symmetric G, from matrix products alone.
+
+  Both the largest absolute row sum (Gershgorin) and the Frobenius norm bound
+  the largest eigenvalue. An eigensolver would give it exactly, but XLA's CPU
+  runtime was seen to deadlock (every thread idle on a futex) when LAPACK's
+  eigensolver ran inside the vmapped, while-looped program of ``prior_match``
+  on a 2-core machine, in most runs; a bound avoids the custom call.
+  """
+  return jnp.minimum(jnp.max(jnp.sum(jnp.abs(G), axis=-1)), jnp.sqrt(jnp.sum(G * G)))
+
+
 def _fit(G, c, pen, *, proximal, tol=1e-14, max_iter=200_000):
   r"""Minimises ½wᵀGw − cᵀw + pen(w) (the mean squared loss) with a jaxreg chain.
 
   ``proximal=False``: gradient descent on loss + pen, the penalty's gradient
   added by ``jr.add_penalty_gradient`` (for the smooth L2).
   ``proximal=True``: ISTA, ``optax.sgd`` then ``jr.proximal`` (exact zeros).
-  The step is 1/(λ_max(G) + α), below 1/Lipschitz of every smooth part, and
-  iterations stop when no coordinate moves more than ``tol``·(1 + ‖w‖∞).
+  The step is 1/(L + α) with L ≥ λ_max(G) (``_lipschitz_bound``), below
+  1/Lipschitz of every smooth part, and iterations stop when no coordinate
+  moves more than ``tol``·(1 + ‖w‖∞).
 
   Returns:
     (w, number of iterations).
   """
-  lip = jnp.linalg.eigvalsh(G)[-1]
+  lip = _lipschitz_bound(G)
   eta = 1.0 / (lip + jnp.max(jnp.asarray(pen.alpha)))
   if proximal:
     tx = optax.chain(optax.sgd(eta), jr.proximal(pen, eta))
@@ -403,13 +416,7 @@ def evidence_alpha(X, y, steps=1500, lr=0.05):
   neg = lambda t: -_log_evidence_svd(t[0], t[1], s ** 2, uy ** 2, rest, n)
   tx = optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.01))
   theta = jnp.stack([jnp.zeros(()), jnp.log(jnp.std(y))])
-
-  def step(carry, _):
-    t, st = carry
-    upd, st = tx.update(jax.grad(neg)(t), st, t)
-    return (optax.apply_updates(t, upd), st), None
-
-  (theta, _), _ = jax.lax.scan(step, (theta, tx.init(theta)), None, length=steps)
+  theta = workbench.minimise(neg, theta, tx, steps)
   grad_norm = jnp.linalg.norm(jax.grad(neg)(theta))
   return jnp.exp(2 * theta[1]) / (n * jnp.exp(2 * theta[0])), theta, grad_norm
 
@@ -836,7 +843,6 @@ def _summary(cfg, c1, nuts1, c2, rel_sk, rel_smooth, w_smooth, zeros, mean3, sd3
   smooth_zero = np.abs(w_smooth[zeros]) if zeros.any() else np.array([np.nan])
   best5 = {k: ["L2", "L1", "ElasticNet(r=0.5)"][int(np.argmin([s[0] for s in v]))]
            for k, v in fig_rows.items()}
-  draws = cfg["num_chains"] * cfg["num_samples"]
   return f"""\
 With Gaussian noise of variance σ² and n samples, −log p(w|y) multiplied by σ²/n is
 jaxreg's objective (1/(2n))‖y − Xw‖² + (σ²/n)(−log p(w)): a N(0, τ²) prior adds

@@ -141,14 +141,7 @@ def train_jaxreg_ridge(X, y, lam, steps):
   def loss(v):
     r = y - Z @ v
     return 0.5 * jnp.mean(r * r)
-
-  def step(carry, _):
-    v, state = carry
-    u, state = tx.update(jax.grad(loss)(v), state, v)
-    return (optax.apply_updates(v, u), state), None
-
-  v0 = jnp.zeros(X.shape[1], X.dtype)
-  (v, _), _ = jax.lax.scan(step, (v0, tx.init(v0)), None, length=steps)
+  v = workbench.minimise(loss, jnp.zeros(X.shape[1], X.dtype), tx, steps)
   return v / s
 
 

@@ -107,15 +107,7 @@ def l1_vertex_optimal(h: jax.Array, w_star: jax.Array, radius: jax.Array) -> jax
 
 def _minimise(tx, loss, w0, steps):
   """Runs ``steps`` iterations of ``tx`` on ``loss`` from ``w0``."""
-  state = tx.init(w0)
-
-  def step(carry, _):
-    w, s = carry
-    u, s = tx.update(jax.grad(loss)(w), s, w)
-    return (optax.apply_updates(w, u), s), None
-
-  (w, _), _ = jax.lax.scan(step, (w0, state), None, length=steps)
-  return w
+  return workbench.minimise(loss, w0, tx, steps)
 
 
 def solve_penalized(loss, penalty, w0, lr, steps):

@@ -138,15 +138,7 @@ def _data_loss(w, X, y):
 def train_prox(penalty, X, y, w0, lr, steps):
   """Proximal gradient (ISTA): optax.sgd then jr.proximal, full batch."""
   tx = optax.chain(optax.sgd(lr), jr.proximal(penalty, lr))
-
-  def step(carry, _):
-    w, state = carry
-    g = jax.grad(_data_loss)(w, X, y)
-    upd, state = tx.update(g, state, w)
-    return (optax.apply_updates(w, upd), state), None
-
-  (w, _), _ = jax.lax.scan(step, (w0, tx.init(w0)), None, length=steps)
-  return w
+  return workbench.minimise(lambda w: _data_loss(w, X, y), w0, tx, steps)
 
 
 def prox_grad_map(penalty, X, y, w, lr):

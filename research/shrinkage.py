@@ -646,7 +646,7 @@ def part_network(rng, out_dir, *, hidden, base_alpha, n_alphas, alpha_max, decad
        "saturated units", "data loss"),
       [describe("data loss alone", w_free, gnorm_free, iter_free, lam_free),
        describe(f"data loss + L2({base_alpha:g})", w_star, gnorm_star, n_iter, lam),
-       (f"(data-loss Hessian at w*)", "", "", "", "", int(np.sum(np.abs(lam_data) <= 1e-9 * lam_data[-1])),
+       ("(data-loss Hessian at w*)", "", "", "", "", int(np.sum(np.abs(lam_data) <= 1e-9 * lam_data[-1])),
         n_data_negative, float(lam_data[0]), "", "")])
   verdicts = [
       check("tanh MLP: the quadratic-model L2 prediction holds for small α",

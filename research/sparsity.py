@@ -164,15 +164,7 @@ def _fit_all(penalties, cells, price, n_cells, steps):
          "intercept": optax.sgd(lr_b)},
         {"w": "cells", "b": "intercept"})
     p = {"w": jnp.zeros(n_cells), "b": jnp.mean(price)}
-    state = tx.init(p)
-
-    def step(carry, _):
-      p, s = carry
-      u, s = tx.update(jax.grad(loss)(p), s, p)
-      return (optax.apply_updates(p, u), s), None
-
-    (p, _), _ = jax.lax.scan(step, (p, state), None, length=steps)
-    return p
+    return workbench.minimise(loss, p, tx, steps)
 
   return jax.jit(jax.vmap(fit))(penalties)
 

@@ -183,14 +183,7 @@ def train(model, params, X, y, penalty, steps, lr):
   tx = optax.adam(optax.cosine_decay_schedule(lr, steps))
   if penalty is not None:
     tx = optax.chain(jr.add_penalty_gradient(penalty), tx)
-
-  def step(carry, _):
-    p, s = carry
-    u, s = tx.update(jax.grad(loss)(p), s, p)
-    return (optax.apply_updates(p, u), s), None
-
-  (params, _), _ = jax.lax.scan(step, (params, tx.init(params)), None, length=steps)
-  return params
+  return workbench.minimise(loss, params, tx, steps)
 
 
 def _plot(log_init, log_no, log_l2, tol, out):

@@ -17,7 +17,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -210,3 +210,31 @@ def settings(name: str, defaults: dict, full_overrides: dict, full: bool,
   if unknown:
     raise TypeError(f"unknown settings for {name}: {sorted(unknown)}; known: {sorted(defaults)}")
   return {**defaults, **(full_overrides if full else {}), **overrides}
+
+
+def minimise(loss: Callable[[Any], Any], params: Any, tx: Any, steps: int) -> Any:
+  """Runs ``steps`` full-batch steps of an optax transformation on ``loss``.
+
+  The loop every experiment trains with: ``updates, state = tx.update(∇loss(params),
+  state, params)`` then ``params = optax.apply_updates(params, updates)``, inside one
+  ``jax.lax.scan`` (so it can be jitted and vmapped over α).
+
+  Args:
+    loss: ``params -> scalar``.
+    params: the starting parameters (any pytree).
+    tx: an optax ``GradientTransformation`` (jaxreg transforms included).
+    steps: the number of steps (a Python int).
+
+  Returns:
+    The parameters after ``steps`` steps.
+  """
+  import jax  # imported here: the report-only parts of the workbench need no JAX.
+  import optax
+
+  def step(carry, _):
+    p, state = carry
+    updates, state = tx.update(jax.grad(loss)(p), state, p)
+    return (optax.apply_updates(p, updates), state), None
+
+  (params, _), _ = jax.lax.scan(step, (params, tx.init(params)), None, length=steps)
+  return params
