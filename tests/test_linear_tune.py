@@ -29,7 +29,8 @@ def test_tune_reaches_best_of_grid(x64, direction):
   start = float(grid[best]) * direction  # two decades away
   res = jr.linear.tune(X, y, Xv, yv, jr.L1(start), steps=50)
   assert float(res.val_loss) <= 1.01 * vals[best]
-  assert res.alphas.shape == (50,) and res.val_losses.shape == (50,)
+  # Newton's search stops by itself, well before the cap.
+  assert res.alphas.shape == res.val_losses.shape and len(res.alphas) < 25
   # The reported loss is the loss of the returned fit.
   pred = Xv @ res.fit.coef + res.fit.intercept
   np.testing.assert_allclose(float(jnp.mean((yv - pred) ** 2)), float(res.val_loss), rtol=1e-8)
@@ -56,6 +57,30 @@ def test_tune_cv_matches_sklearn_folds_and_grid(x64):
   assert float(res.val_loss) <= 1.01 * grid_best
 
 
+def test_tune_with_an_optax_optimizer_takes_every_step(x64):
+  X, y, Xv, yv = _data()
+  res = jr.linear.tune(X, y, Xv, yv, jr.L1(20.0), steps=40, learning_rate=0.5)
+  assert res.alphas.shape == (40,) and res.val_losses.shape == (40,)
+  # Adam on log α moves steadily down from α = 20 (too strong here).
+  assert float(res.val_loss) < 0.8 * float(res.val_losses[0])
+  import optax
+  res2 = jr.linear.tune(X, y, Xv, yv, jr.L1(20.0), steps=40, optimizer=optax.adam(0.5))
+  np.testing.assert_allclose(np.asarray(res2.alphas), np.asarray(res.alphas), rtol=1e-10)
+
+
+def test_newton_search_brackets_the_minimum_of_a_known_function():
+  # V(t) = (t − 1)² + 3 in t = log α, with its exact derivative: the search
+  # must find t = 1 from either side, whatever the start.
+  from jaxreg.linear.tune import _newton
+  objective = lambda t, w: ((t - 1.0) ** 2 + 3.0, w)
+  for t0 in (-4.0, 0.5, 6.0):
+    alphas, vals, count, _ = _newton(objective, jnp.asarray(t0), jnp.zeros(()), 30, 1.0, 1e-6, 0.0)
+    count = int(count)
+    assert count < 30
+    t_best = np.log(np.asarray(alphas)[:count][np.argmin(np.asarray(vals)[:count])])
+    assert abs(t_best - 1.0) < 1e-4
+
+
 def test_kfold_masks_match_sklearn():
   train, test = kfold_masks(23, 5)
   for k, (tr, te) in enumerate(KFold(5).split(np.zeros(23))):
@@ -80,3 +105,7 @@ def test_tune_bad_arguments():
     tune_cv(X, y, jr.L1(1.0), cv=1)
   with pytest.raises(TypeError, match="optimizer"):
     jr.linear.tune(X, y, Xv, yv, jr.L1(1.0), optimizer="adam")
+  with pytest.raises(ValueError, match="max_step"):
+    jr.linear.tune(X, y, Xv, yv, jr.L1(1.0), max_step=0.0)
+  with pytest.raises(ValueError, match="learning_rate"):
+    tune_cv(X, y, jr.L1(1.0), learning_rate=-1.0)
