@@ -705,6 +705,41 @@ def _ws_folds(X, y, train, folds, a1, a2, w, k, tol, max_outer):
   return w, idx, d, s, G, cW, ok, it
 
 
+def _ws_ladder(X, y, train, folds, a1, a2, warm, sizes, tol):
+  """:func:`_ws_folds` at the working-set sizes in turn until every fold passes.
+
+  Starts at the smallest size with room for the largest warm support and
+  some growth (violators at the warm start would be a poor guess: after a
+  long step in α far more coordinates violate the optimality conditions
+  than enter the support); a size that fails hands its iterate to the
+  next. A ``lax.while_loop`` over a ``lax.switch``, so each size is
+  compiled once.
+
+  Returns (w, ok, it): the solutions (F, p), whether each fold passed the
+  optimality checks (all False if no size sufficed), and the outer
+  iterations of the last size tried.
+  """
+  F = warm.shape[0]
+  need = jnp.max(jnp.sum(warm != 0, axis=1)) * 1.15
+  level0 = jnp.minimum(jnp.sum(need > jnp.asarray(sizes)), len(sizes) - 1)
+  def attempt(k, w):
+    out = _ws_folds(X, y, train, folds, a1, a2, w, k, tol, 10)
+    return out[0], out[6], jnp.asarray(out[7], jnp.int32)
+
+  def cond(st):
+    level, _, ok, _ = st
+    return ~jnp.all(ok) & (level < len(sizes))
+
+  def body(st):
+    level, w, _, _ = st
+    w, ok, it = jax.lax.switch(level, [functools.partial(attempt, k) for k in sizes], w)
+    return level + 1, w, ok, it
+
+  st = (level0, warm, jnp.zeros((F,), bool), jnp.zeros((), jnp.int32))
+  _, w, ok, it = jax.lax.while_loop(cond, body, st)
+  return w, ok, it
+
+
 @functools.partial(jax.jit, static_argnames=("search", "steps", "fit_intercept", "tol",
                                              "max_iter", "solver"))
 def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_intercept, tol,
@@ -715,7 +750,7 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_inte
   # Working sets of a few fixed sizes (shapes are static under jit): the
   # smallest that holds the support keeps the Gram matrices cheap.
   # A lasso's support has at most n elements, hence the largest size.
-  sizes = tuple(sorted({min(p, 128), min(p, 256), min(p, 384), min(p, n)}))
+  sizes = tuple(sorted({min(p, 128), min(p, 256), min(p, n)}))
   ws = isinstance(penalty, (_fit.L1, _fit.ElasticNet)) and fit_intercept
 
   def full_objective(log_a, warm):
@@ -726,50 +761,44 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_inte
     mse = jnp.sum(resid ** 2, axis=1) / jnp.sum(test, axis=1)
     return jnp.mean(mse), w
 
-  def ws_objective(log_a, idx, d, s, G, cW):
-    # The fold solutions as smooth functions of α on their (fixed) supports:
-    # the Newton step of _ws_folds, differentiated through the dense solve,
-    # gives the implicit hypergradient dw_S/dα = −H_S⁻¹ ∂_α(a1 s + a2 w)_S.
+  def ws_objective(k, log_a, w, warm):
+    # The fold solutions as smooth functions of α on their supports (found
+    # by the ladder, fixed here), compacted into k slots: the Newton step of
+    # _ws_folds, differentiated through the dense solve, gives the implicit
+    # hypergradient dw_S/dα = −H_S⁻¹ ∂_α(a1 s + a2 w)_S.
+    del warm
     pen = _with_alpha(penalty, jnp.exp(log_a))
     a1, a2 = _fit._penalty_parts(pen, p, X.dtype)
+    a1 = jnp.broadcast_to(a1, (p,))
 
-    def one(m, t, idx, d, s, G, cW):
-      nk = jnp.sum(m)
-      xm = m @ X / nk
-      ym = m @ y / nk
-      XWr = X[:, idx]
+    def one(m, t, xm, c, nk, w):
+      on = (w != 0) | (a1 == 0)
+      idx = jnp.nonzero(on, size=k, fill_value=0)[0]
+      d = (jnp.arange(k) < jnp.sum(on)).astype(X.dtype)
+      XW = (X[:, idx] - xm[idx]) * m[:, None]
+      G = XW.T @ XW / nk
       H = G * d[:, None] * d[None, :] + jnp.diag(d * a2 + (1.0 - d))
-      wW = d * _spd_solve(H, d * (cW - a1[idx] * s))
-      b = ym - xm[idx] @ wW
-      resid = (y - XWr @ wW - b) * t
-      return jnp.sum(resid ** 2) / jnp.sum(t), jnp.zeros(p, X.dtype).at[idx].set(wW)
+      wW = d * _spd_solve(H, d * (c[idx] - a1[idx] * jnp.sign(w[idx])))
+      b = m @ y / nk - xm[idx] @ wW
+      resid = (y - X[:, idx] @ wW - b) * t
+      return jnp.sum(resid ** 2) / jnp.sum(t), jnp.zeros(p, X.dtype).at[idx].add(wW)
 
-    mse, w = jax.vmap(one)(train, test, idx, d, s, G, cW)
+    mse, w = jax.vmap(one)(train, test, folds.xm, folds.c, folds.nk, w)
     return jnp.mean(mse), w
-
-  def ws_level(ks, log_a, warm):
-    # Working sets of size ks[0]; where a support outgrows them, the next
-    # size, and after the last one the full solver.
-    if not ks:
-      return full_objective(log_a, warm)
-    pen = _with_alpha(penalty, jnp.exp(sg(log_a)))
-    a1, a2 = _fit._penalty_parts(pen, p, X.dtype)
-    w, idx, d, s, G, cW, ok, _ = _ws_folds(X, y, train, folds, sg(a1), sg(a2), warm, ks[0],
-                                        tol, 10)
-    return jax.lax.cond(jnp.all(ok), lambda la, w: ws_objective(la, idx, d, s, G, cW),
-                        functools.partial(ws_level, ks[1:]), log_a, w)
 
   def objective(log_a, warm):
     if not ws:
       return full_objective(log_a, warm)
-    # Start at the smallest working set with room for every fold's warm
-    # support and some growth. (Violators at the warm start would be a poor
-    # guess: after a long step in α, far more coordinates violate the
-    # optimality conditions than enter the support.)
-    need = jnp.max(jnp.sum(warm != 0, axis=1)) * 1.15
-    level = jnp.sum(need > jnp.asarray(sizes))
-    branches = [functools.partial(ws_level, sizes[i:]) for i in range(len(sizes) + 1)]
-    return jax.lax.switch(level, branches, log_a, warm)
+    pen = _with_alpha(penalty, jnp.exp(sg(log_a)))
+    a1, a2 = _fit._penalty_parts(pen, p, X.dtype)
+    w, ok, _ = _ws_ladder(X, y, train, folds, sg(a1), sg(a2), warm, sizes, tol)
+    # The smallest slot count that holds every fold's support; the full
+    # solver when some fold's support outgrew the working sets.
+    support = jnp.max(jnp.sum((w != 0) | (sg(a1) == 0), axis=1))
+    level = jnp.where(jnp.all(ok), jnp.sum(support > jnp.asarray(sizes)), len(sizes))
+    branches = [functools.partial(ws_objective, k) for k in sizes]
+    branches.append(lambda log_a, w, warm: full_objective(log_a, warm))
+    return jax.lax.switch(level, branches, log_a, w, warm)
 
   folds = _Folds.of(X, y, train) if ws else None
   w0 = jnp.zeros((K, p), X.dtype)
@@ -788,19 +817,7 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_inte
   whole = _Folds.of(X, y, every)
   warm = jnp.median(w_last, axis=0, keepdims=True)
 
-  def refit(ks):
-    # As ws_level: the next working-set size where a support outgrows one;
-    # after the last, the caller refits with jaxreg.linear.fit.
-    if not ks:
-      return warm, jnp.zeros((), bool), jnp.zeros((), jnp.int32)
-    w, *_, ok, it = _ws_folds(X, y, every, whole, a1, a2, warm, ks[0], tol, 10)
-    return jax.lax.cond(ok[0], lambda: (w, ok[0], jnp.asarray(it, jnp.int32)),
-                        lambda: refit(ks[1:]))
-
-  need = jnp.sum(warm != 0) * 1.15
-  level = jnp.sum(need > jnp.asarray(sizes))
-  w, ok, it = jax.lax.switch(level, [functools.partial(refit, sizes[i:])
-                                     for i in range(len(sizes) + 1)])
+  w, ok, it = _ws_ladder(X, y, every, whole, a1, a2, warm, sizes, tol)
   b = jnp.mean(y) - jnp.mean(X, axis=0) @ w[0]
-  return alphas, vals, count, w_last, w[0], b, it, ok
+  return alphas, vals, count, w_last, w[0], b, it, ok[0]
 
