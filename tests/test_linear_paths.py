@@ -223,3 +223,45 @@ def test_bad_input_raises():
     jr.linear.lasso_path(X[:, 0], y)
   with pytest.raises(TypeError, match="numeric"):
     jr.linear.lasso_path(np.array([["a"], ["b"]]), np.array([1.0, 2.0]))
+
+
+# --- few α with large jumps: prioritized working sets ------------------------
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+@pytest.mark.parametrize("shape", [(100, 300), (300, 150)])
+def test_few_alphas_with_large_jumps_match_sklearn(x64, shape, l1_ratio):
+  # One α far below α_max, then three widely spaced ones: nearly every
+  # feature passes the strong rule, so the working set is cut down by
+  # priority, grown, and rebuilt (residual mode for p > n, Gram mode else).
+  X, y = datasets.make_regression(*shape, n_informative=100, noise=1.0, random_state=4)
+  Xc, yc = X - X.mean(0), y - y.mean()
+  amax = np.max(np.abs(Xc.T @ yc)) / (shape[0] * l1_ratio)
+  for alphas in ([amax / 100], [amax / 3, amax / 30, amax / 300]):
+    path = jr.linear.enet_path(X, y, l1_ratio=l1_ratio, alphas=alphas, tol=TOL,
+                               max_iter=MAX_ITER)
+    assert np.all(np.asarray(path.n_iter) < MAX_ITER)
+    assert int(np.sum(np.asarray(path.coefs[-1]) != 0)) > 64  # more than one capacity
+    _assert_matches_sklearn(path, X, y, l1_ratio)
+
+
+def test_weighted_gap_is_sklearn_gap_for_equal_weights(x64):
+  from jaxreg.linear import _coordinate_descent as cd
+  X, y = _p_greater_than_n()
+  X, y = jnp.asarray(X - X.mean(0)), jnp.asarray(y - y.mean())
+  w = jnp.asarray(np.random.default_rng(0).normal(size=X.shape[1]) * (np.arange(200) < 20))
+  r = y - X @ w
+  xtr, r2, ry = r @ X, r @ r, r @ y
+  d = jnp.sum(X * X, axis=0)
+  for l1, l2 in ((30.0, 0.0), (30.0, 5.0)):
+    a = cd.duality_gap(w, xtr, l1, l2, r2, ry)
+    b = cd.weighted_gap(w, xtr, jnp.full(200, l1), l2, r2, ry, d)
+    np.testing.assert_allclose(float(b), float(a), rtol=1e-12)
+    assert float(a) > 0
+
+
+def test_working_set_capacities():
+  from jaxreg.linear import _coordinate_descent as cd
+  assert cd._buckets(1000, 500) == (64, 128, 256, 500, 1000)
+  assert cd._buckets(2000, 200) == (64, 128, 200, 400, 2000)
+  assert cd._buckets(500, 500) == (64, 128, 256, 500)
+  assert cd._buckets(10, 442) == (10,)

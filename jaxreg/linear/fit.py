@@ -14,17 +14,31 @@ weighted) or ``jr.ElasticNet(α, r)`` (α r‖w‖₁ + α(1−r)/2 ‖w‖²). 
 ``Lasso(alpha=a)`` is ``L1(a)``, ``Ridge(alpha=a)`` is ``L2(a/n)`` and
 ``LogisticRegression(C=c)`` is ``L2(1/(n c))``.
 
-Solvers: ridge in closed form (a linear solve, in whichever of the p×p or
-n×n forms is smaller); lasso and elastic net by cyclic coordinate descent
-with an active set (full sweeps alternate with sweeps over the non-zero
-coefficients; the default of ``fit``) or by FISTA with restarts (the default
-of ``fit_batch`` and ``tune_cv``, whose matrix-vector products batch well
-under ``vmap``), either one followed by a Newton (conjugate-gradient) polish
-on the support, which makes the solution exact once the support and signs
-are right and is kept only if it satisfies the optimality conditions;
-logistic-L2 by damped Newton with the closed-form Hessian; logistic-L1 and
-elastic net by accelerated proximal gradient with restarts, then Newton
-polish on the support.
+Solvers:
+
+* ridge: closed form (a linear solve, in whichever of the p×p or n×n forms
+  is smaller).
+* lasso and elastic net, ``fit`` (solver ``"cd"``, the default): the
+  working-set coordinate descent of :func:`jaxreg.linear.lasso_path` run at
+  the one α — the support plus the features that violate the optimality
+  conditions most, a Gram block per working set, Newton steps on the sign
+  pattern — until the duality gap is at most max(tol, 100ε)·‖y_c‖²
+  (scikit-learn's rule; L1 weights of 0 leave coefficients unpenalized).
+  Under ``jax.vmap`` it falls back to plain cyclic coordinate descent,
+  whose lock-step loops batch.
+* elastic net, ``fit_batch``: semismooth Newton on the n-dimensional dual,
+  a chunk of problems in lock-step (each step a batched n×n Cholesky solve;
+  :mod:`jaxreg.linear._batch_enet`), where n ≤ max(p, 64) and l1_ratio < 1.
+* otherwise (``fit_batch`` with the lasso, ``tune_cv``'s fallback,
+  ``solver="fista"``): FISTA with restarts, whose matrix-vector products
+  batch well under ``vmap``.
+
+Each of these is followed by a Newton (conjugate-gradient) polish on the
+support, which makes the solution exact once the support and signs are
+right and is kept only if it keeps the signs and satisfies the optimality
+conditions off the support. Logistic-L2: damped Newton with the closed-form
+Hessian; logistic-L1 and elastic net: accelerated proximal gradient with
+restarts, then Newton polish on the support.
 
 Derivatives (in α, l1_ratio, X and y) come from implicit differentiation
 through :func:`jaxreg.implicit.implicit_solution`, never by unrolling the
@@ -62,11 +76,12 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.sparse.linalg import cg
 
 from jaxreg import _checks
 from jaxreg.implicit import default_tol, implicit_solution
+from jaxreg.linear._batch_enet import enet_dual_newton
 from jaxreg.penalties import ElasticNet, L1, L2, Penalty
-from jax.scipy.sparse.linalg import cg
 
 __all__ = ["FitResult", "fit", "fit_batch"]
 
@@ -247,6 +262,49 @@ def _cd(Xc, yc, n, a1, a2, w0, tol, max_iter):
   return w, it
 
 
+def _cd_gap_tol(tol, dtype):
+  """The duality-gap tolerance (relative to ‖yc‖²) of the working-set solve.
+
+  ``fit``'s ``tol`` (1e-10 in float64, 1e-5 in float32) is used as
+  scikit-learn's relative gap tolerance, raised to the 100·ε that rounding
+  lets one certify (2.2e-14 / 1.2e-5): the support and signs are then
+  settled, and the Newton polish that follows makes the answer exact.
+  """
+  return max(float(tol), 100.0 * float(jnp.finfo(dtype).eps))
+
+
+def _cd_working_set(Xc, yc, n, a1, a2, w0, tol, max_iter):
+  """The solution of (1/2n)‖yc − Xc w‖² + a1ᵀ|w| + (a2/2)‖w‖² by the path
+  solver of ``lasso_path`` run at this one α.
+
+  Prioritized working sets (the support plus the features that violate
+  |X_jᵀR| ≤ n·a1_j most), each solved by cyclic coordinate descent on its
+  Gram block with Newton steps on the sign pattern, until the duality gap
+  of the sum form ½‖yc − Xc w‖² + n·a1ᵀ|w| + (n·a2/2)‖w‖² is at most
+  tol·‖yc‖² (see `_cd_gap_tol`). Coordinates with a1_j = 0 are unpenalized.
+
+  Under ``jax.vmap`` the working-set solver would run all its branches and
+  Newton steps in every lane (batched predicates select rather than
+  branch), so a batch runs the plain cyclic solver `_cd` instead (a custom
+  batching rule). Returns (w, coordinate sweeps).
+  """
+  from jaxreg.linear import _coordinate_descent as cdp
+
+  @jax.custom_batching.custom_vmap
+  def solve(Xc, yc, n, a1, a2, w0):
+    tol_abs = _cd_gap_tol(tol, Xc.dtype) * jnp.dot(yc, yc)
+    w, _, it = cdp.residual_solve(Xc, yc, n * a1, n * a2, w0, tol_abs, max_iter)
+    return w, it
+
+  @solve.def_vmap
+  def _batched(axis_size, in_batched, *args):
+    axes = [0 if b else None for b in in_batched]
+    out = jax.vmap(lambda *a: _cd(*a, tol, max_iter), in_axes=axes)(*args)
+    return out, (True, True)
+
+  return solve(Xc, yc, n, a1, a2, w0)
+
+
 def _fista_step(Xc, n, a2):
   """1/L for the squared loss, L = λ_max(XᵀX)/n + a2 by power iteration."""
   p = Xc.shape[1]
@@ -383,7 +441,7 @@ def _fit_squared(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver):
   else:
     w0 = jnp.zeros(X.shape[1], X.dtype) if init is None else sg(init)
     if solver == "cd":
-      w_star, it = _cd(*sg(theta), w0, tol, max_iter)
+      w_star, it = _cd_working_set(*sg(theta), w0, tol, max_iter)
       refine = 1
     else:
       w_star, it = _fista_rounds(*sg(theta), w0, tol, max_iter)
@@ -393,16 +451,44 @@ def _fit_squared(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver):
   return w, b, it
 
 
+def _newton_polish(w, theta, D, s, tol):
+  """One Newton step on the support D of w (signs s fixed), by conjugate
+  gradients, kept only if it satisfies the optimality conditions.
+
+  On the right support and signs the problem is a linear system, so the
+  step lands on the exact solution. CG stops at an absolute residual of
+  tol·max|Xᵀy|/n (the scale of the gradient): a point that is already
+  optimal costs one product, not a full solve. The step is kept when it
+  preserves the signs on the support and |∇_j| ≤ a1_j holds off it.
+  """
+  Xc, yc, n, a1, a2 = theta
+  dtype = Xc.dtype
+  F = lambda v: _squared_optimality(v, theta, D, s)
+  op = lambda v: D * (Xc.T @ (Xc @ (D * v)) / n + a2 * (D * v)) + (1.0 - D) * v
+  scale = jnp.max(jnp.abs(Xc.T @ yc)) / n + jnp.finfo(dtype).tiny
+  w_p = w - cg(op, F(w), tol=0.0, atol=tol * scale)[0]
+  g = Xc.T @ (yc - Xc @ w_p) / n - a2 * w_p
+  slack = 10.0 * tol * (1.0 + scale)
+  pen = a1 > 0
+  ok = jnp.all(jnp.where(D > 0, (jnp.sign(w_p) == s) | ~pen,
+                         jnp.abs(g) <= a1 * (1.0 + 10.0 * tol) + slack))
+  return jnp.where(ok & jnp.all(jnp.isfinite(w_p)), w_p, w)
+
+
 def _polished_solution(w_star, theta, D, s, tol, refine):
-  sol = implicit_solution(
-      lambda th, D, s: w_star, _squared_optimality, tol=tol, refine_steps=refine)
-  w = sol(theta, D, s)
+  """w_star, Newton-polished if ``refine``, differentiable in theta.
+
+  The value is the (polished) solver output; derivatives in θ = (X, y, n,
+  a1, a2) come from implicit differentiation of the optimality condition on
+  the support D with signs s (`_squared_optimality`), so they are exact for
+  the piece of w*(θ) with that support whatever solver produced w_star.
+  """
+  sg = jax.lax.stop_gradient
+  w_star = sg(w_star)
   if refine:
-    # The Newton polish is exact only if the support and signs were right;
-    # keep the coordinate-descent answer where it flipped a sign.
-    keep = jnp.all(jnp.sign(jax.lax.stop_gradient(w)) == s)
-    w = jnp.where(keep, w, w - jax.lax.stop_gradient(w) + w_star)
-  return w
+    w_star = _newton_polish(w_star, sg(theta), D, s, tol)
+  sol = implicit_solution(lambda th, D, s: w_star, _squared_optimality, tol=tol)
+  return sol(theta, D, s)
 
 
 # --- logistic loss ------------------------------------------------------------
@@ -622,14 +708,16 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
     loss: ``"squared"`` or ``"logistic"``.
     fit_intercept: fit an unpenalized intercept (by centring for the squared
       loss, as a free variable for the logistic loss).
-    tol: relative tolerance on the coefficients' change (default 1e-10 in
-      float64, 1e-5 in float32).
+    tol: tolerance (default 1e-10 in float64, 1e-5 in float32): coordinate
+      descent stops at a duality gap of max(tol, 100ε)·‖y_c‖²
+      (scikit-learn's rule), FISTA and Newton when the relative change of
+      the coefficients falls below tol.
     max_iter: cap on coordinate-descent sweeps (default 1000), Newton steps
       (100) or proximal-gradient steps (20000).
-    solver: for the squared loss with L1 / elastic net, ``"cd"`` (coordinate
-      descent, the default of ``fit``) or ``"fista"`` (accelerated proximal
-      gradient with Newton polish, the default of ``fit_batch``); both end
-      at the same exact solution. ``"auto"`` picks.
+    solver: for the squared loss with L1 / elastic net, ``"cd"`` (working-set
+      coordinate descent, the default of ``fit``) or ``"fista"`` (accelerated
+      proximal gradient); both end in the same exact solution after the
+      Newton polish. ``"auto"`` picks.
 
   Returns:
     ``FitResult(coef, intercept, n_iter)``; ``n_iter == max_iter`` means the
@@ -658,6 +746,56 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
   return FitResult(w, b, it)
 
 
+def _fit_batch_dual(Xs, ys, penalty, fit_intercept, tol, max_iter, chunk_size):
+  """fit_batch for the squared loss with jr.ElasticNet, by dual semismooth Newton.
+
+  Chunks of problems run one after another, each in lock-step (see
+  :mod:`jaxreg.linear._batch_enet`). A chunk with a problem that method
+  leaves unsolved (l1_ratio = 1, where the dual is not smooth, or no
+  convergence) runs FISTA + Newton polish for those problems. Either answer
+  goes through the implicit solution of :func:`fit`, hence the same
+  derivatives in α, l1_ratio, X and y.
+  """
+  B, n, p = Xs.shape
+  dtype = Xs.dtype
+  n_chunks = -(-B // chunk_size)
+  pad = n_chunks * chunk_size - B
+  sg = jax.lax.stop_gradient
+
+  def chunked(a):
+    # Padding repeats the last problem, which converges along with it.
+    if pad:
+      a = jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)])
+    return a.reshape((n_chunks, chunk_size) + a.shape[1:])
+
+  def solve(args):
+    X, y, pen = args
+    a1, a2 = jax.vmap(lambda q: _penalty_parts(q, p, dtype))(pen)
+    m = jnp.ones(n, dtype)
+    Xc, yc, nn, xm, ym = jax.vmap(lambda X_, y_: _center(X_, y_, m, fit_intercept))(X, y)
+    theta = (Xc, yc, nn, a1, a2)
+    w_d, it, ok = enet_dual_newton(sg(Xc), sg(yc), sg(a1[:, 0]), sg(a2), tol, min(max_iter, 100))
+
+    def fallback():
+      # Unconverged Newton iterates are good starts; the lasso's are not.
+      w0 = jnp.where(jnp.isfinite(w_d) & (sg(a2) > 0)[:, None], w_d, 0.0)
+      fista = lambda Xb, yb, nb, a1b, a2b, w0b: _fista_rounds(Xb, yb, nb, a1b, a2b, w0b, tol,
+                                                                max_iter)
+      w_f, it_f = jax.vmap(fista)(*sg(theta), w0)
+      return jnp.where(ok[:, None], w_d, w_f), jnp.where(ok, it, it + it_f)
+
+    w_star, it = jax.lax.cond(jnp.all(ok), lambda: (w_d, it), fallback)
+    D, s = jax.vmap(_support)(w_star, sg(a1))
+    polished = lambda wb, th, Db, sb: _polished_solution(wb, th, Db, sb, tol, 0)
+    w = jax.vmap(polished)(w_star, theta, D, s)
+    b = ym - jnp.sum(xm * w, axis=1)
+    return w, b, it
+
+  parts = (chunked(Xs), chunked(ys), jax.tree_util.tree_map(chunked, penalty))
+  w, b, it = jax.lax.map(solve, parts)
+  return w.reshape(-1, p)[:B], b.reshape(-1)[:B], it.reshape(-1)[:B]
+
+
 def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True,
               tol: Optional[float] = None, max_iter: Optional[int] = None,
               solver: str = "auto", chunk_size: Optional[int] = None) -> FitResult:
@@ -665,19 +803,31 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
 
   Problem b is ``fit(Xs[b], ys[b], penalty_b)``, with ``penalty_b`` the
   penalty itself when its leaves are scalars, or its b-th entry when they
-  have a leading axis of size B. Problems are vmapped in chunks of
-  ``chunk_size``; a chunk iterates until all its problems have converged.
-  Lasso and elastic net use FISTA plus a Newton polish on the support,
-  whose matrix-vector products batch well, rather than coordinate descent,
-  whose updates are sequential. Differentiable like :func:`fit`.
+  have a leading axis of size B. Problems are solved in chunks of
+  ``chunk_size``, one chunk after another; a chunk iterates until all its
+  problems have converged.
+
+  Solvers (``solver="auto"``): for the squared loss with ``jr.ElasticNet``
+  and n ≤ max(p, 64), semismooth Newton on the n-dimensional dual, all
+  problems of a chunk in lock-step (each step an n × n batched Cholesky
+  solve; converged after a few steps, typically 6 to 12, more as l1_ratio
+  nears 1; see :mod:`jaxreg.linear._batch_enet`), with FISTA + polish where
+  it does not apply (l1_ratio = 1); otherwise, and for ``jr.L1``, FISTA
+  plus a Newton polish on the support, vmapped (its matrix-vector products
+  batch well; coordinate descent's updates are sequential); ridge in closed
+  form. ``solver="fista"`` or ``"cd"`` force those (vmapped).
+  Differentiable like :func:`fit`.
 
   Args:
     Xs: (B, n, p) design matrices.
     ys: (B, n) targets.
     penalty: a penalty with scalar leaves (shared) or leaves of shape (B,).
-    loss, fit_intercept, tol, max_iter, solver: as in :func:`fit`.
-    chunk_size: problems solved together (vmapped) at a time; chunks run in
-      sequence (default 128).
+    loss, fit_intercept, tol, max_iter, solver: as in :func:`fit`
+      (``n_iter`` counts Newton steps for the dual solver, plus FISTA
+      steps where it falls back).
+    chunk_size: problems solved together at a time; chunks run in sequence
+      (default 40 for the dual Newton solver, 128 otherwise; sized for CPU
+      caches: on a GPU, one chunk of all B problems is the natural choice).
 
   Returns:
     ``FitResult`` with ``coef`` (B, p), ``intercept`` (B,), ``n_iter`` (B,).
@@ -690,8 +840,11 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
     (2, 3)
 
   References:
-    Friedman, Hastie & Tibshirani (2010), glmnet.
+    Friedman, Hastie & Tibshirani (2010), glmnet. Li, Sun & Toh (2018),
+    "A highly efficient semismooth Newton augmented Lagrangian method for
+    solving lasso problems".
   """
+  dual = solver == "auto" and loss == "squared" and isinstance(penalty, ElasticNet)
   Xs, ys, tol, max_iter, solver = _prepare(Xs, ys, penalty, loss, tol, max_iter, solver,
                                            batched=True)
   B, n, p = Xs.shape
@@ -701,19 +854,32 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
         f"penalty.alpha has leading axis {jnp.shape(penalty.alpha)[0]}, expected B = {B}.")
   if not batched:
     penalty = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (B,) + jnp.shape(a)), penalty)
+  else:
+    # Scalar leaves next to a batched α (e.g. a traced α with a fixed l1_ratio).
+    penalty = jax.tree_util.tree_map(
+        lambda a: jnp.broadcast_to(a, (B,)) if jnp.ndim(a) == 0 else a, penalty)
+  # The dual's Newton systems are n × n: for tall problems the vmapped
+  # primal solver, whose cost per step is linear in n, is the better one.
+  dual = dual and n <= max(p, 64)
+  if dual and _checks.is_concrete(penalty.l1_ratio):
+    # All lasso: the dual Newton solver would hand every problem back.
+    dual = not bool(np.all(np.asarray(penalty.l1_ratio) == 1))
   if chunk_size is None:
-    chunk_size = min(B, 128)
+    chunk_size = min(B, 40 if dual else 128)
   if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
     raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
   w, b, it = _fit_batch_impl(Xs, ys, penalty, loss=loss, fit_intercept=bool(fit_intercept),
                              tol=tol, max_iter=max_iter, solver=solver,
-                             chunk_size=int(chunk_size))
+                             chunk_size=int(chunk_size), dual=dual)
   return FitResult(w, b, it)
 
 
 @functools.partial(jax.jit, static_argnames=("loss", "fit_intercept", "tol", "max_iter", "solver",
-                                             "chunk_size"))
-def _fit_batch_impl(Xs, ys, penalty, *, loss, fit_intercept, tol, max_iter, solver, chunk_size):
+                                             "chunk_size", "dual"))
+def _fit_batch_impl(Xs, ys, penalty, *, loss, fit_intercept, tol, max_iter, solver, chunk_size,
+                    dual=False):
+  if dual:
+    return _fit_batch_dual(Xs, ys, penalty, fit_intercept, tol, max_iter, chunk_size)
   n, p = Xs.shape[1:]
 
   def one(args):

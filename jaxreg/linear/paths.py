@@ -248,12 +248,15 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
   exactly scikit-learn's ``ElasticNet(alpha=α, l1_ratio=r)`` objective. The
   whole path runs as one compiled XLA program: a scan over α, and per α
   coordinate sweeps restricted to a working set (seeded by the sequential
-  strong rule, grown by KKT checks). The working set is compacted into a
-  few static capacities with its own Gram block, so an update costs O(|A|)
-  rather than O(p) or O(n), and on small working sets a Newton step on the
-  sign pattern ends the sweeps once the support is found. The Gram matrix
-  of X is formed when n ≥ p; otherwise X is used directly (p > n).
-  Compiled programs are cached per shape and dtype.
+  strong rule, grown by KKT checks). After a large jump in α (a single α,
+  or a few widely spaced ones) the working set is prioritized instead, as
+  in celer: the support plus the features that violate the optimality
+  conditions most, about twice the support, grown while violators remain.
+  The working set is compacted into a few static capacities with its own
+  Gram block, so an update costs O(|A|) rather than O(p) or O(n), and a
+  Newton step on the sign pattern ends the sweeps once the support is
+  found. The Gram matrix of X is formed when n ≥ p; otherwise X is used
+  directly (p > n). Compiled programs are cached per shape and dtype.
 
   Stopping rule: scikit-learn's. The duality gap of the sum form
   ½‖y − Xw‖² + nαr‖w‖₁ + nα(1−r)/2‖w‖² (centered data) must satisfy
