@@ -57,6 +57,27 @@ def test_tune_cv_matches_sklearn_folds_and_grid(x64):
   assert float(res.val_loss) <= 1.01 * grid_best
 
 
+def test_tune_logistic_l2_reaches_best_of_grid(x64):
+  from sklearn.datasets import load_breast_cancer
+  from sklearn.preprocessing import StandardScaler
+  X, y = load_breast_cancer(return_X_y=True)
+  X = StandardScaler().fit_transform(X)
+  idx = np.random.default_rng(0).permutation(len(y))[:240]
+  Xt, yt = X[idx[:120]], y[idx[:120]].astype(float)
+  Xv, yv = X[idx[120:]], y[idx[120:]].astype(float)
+
+  def val(fit):
+    z = Xv @ fit.coef + fit.intercept
+    return jnp.mean(jax.nn.softplus(z) - yv * z)
+
+  grid = np.logspace(-4, 1, 40)
+  vals = np.array([float(val(jr.linear.fit(Xt, yt, jr.L2(a), loss="logistic"))) for a in grid])
+  best = int(np.argmin(vals))
+  res = jr.linear.tune(Xt, yt, Xv, yv, jr.L2(100 * grid[best]), loss="logistic")
+  assert float(res.val_loss) <= 1.01 * vals[best]
+  np.testing.assert_allclose(float(val(res.fit)), float(res.val_loss), rtol=1e-8)
+
+
 def test_tune_with_an_optax_optimizer_takes_every_step(x64):
   X, y, Xv, yv = _data()
   res = jr.linear.tune(X, y, Xv, yv, jr.L1(20.0), steps=40, learning_rate=0.5)

@@ -192,8 +192,9 @@ def _newton(objective, log_a0, w0, steps, max_step, xtol, ftol):
     lies above it, and one with V' > 0), the step is the longer of two
     secant-Newton steps, one in log α and one in α, each from the slope of
     the derivative between the last two points: where the supports of the
-    fits do not change the lasso's V is a quadratic in α, where V grows like
-    a power of α it is nearly one in log α. Without a positive slope (first
+    fits do not change the lasso's V is a quadratic in α; the step in log α
+    suits stretches where V changes smoothly on a log scale (for instance
+    from below, where the fits approach least squares). Without a positive slope (first
     step, or V concave there) the step is ``max_step`` downhill. Steps are at
     most ``max_step`` long, and those towards smaller α (larger supports,
     costlier fits) are also capped by a gradient step on log V,
@@ -299,21 +300,21 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
              \qquad (w^*, b^*) = \text{fit}(X, y, \text{penalty}(\alpha))
 
   with ℓ_val the mean squared error (``loss="squared"``) or the mean
-  log-loss (``loss="logistic"``) on (X_val, y_val). The derivatives of V in
-  t = log α come from implicit differentiation of the fit. By default each
-  step is a safeguarded Newton step t ← t − V'(t)/V''(t) (V'' by
-  differentiating the implicit hypergradient once more; at most
-  ``max_step`` long, bracketed, see below), and the search stops when a step
-  is shorter than ``xtol``. With ``learning_rate`` or ``optimizer`` it runs
-  exactly ``steps`` first-order steps of that optax optimizer (Adam at
-  ``learning_rate``) instead. Other penalty leaves (l1_ratio, L1 weights)
-  stay fixed.
-
-  Newton steps: when V'' ≤ 0 (V is not convex in log α) the step is
-  ``max_step`` downhill. Points seen with V' < 0 and V' > 0 bracket a local
-  minimum, and a step leaving the bracket is replaced by its midpoint. For
-  the lasso, V is a quadratic in α wherever the supports of the fits do not
-  change, so the last steps converge fast.
+  log-loss (``loss="logistic"``) on (X_val, y_val). V'(α) comes from
+  implicit differentiation of the fit (one linear solve). By default the
+  search is a safeguarded Newton-type method on t = log α: secant-Newton
+  steps (the curvature from the last two hypergradients) of at most
+  ``max_step``, then, once a minimum is bracketed by points with V' < 0 and
+  V' > 0, steps to the minimiser of the cubic through V and V' at the
+  bracket's ends, with bisection as the safeguard. It stops when the
+  bracket is shorter than ``xtol`` or the cubic promises less than ``ftol``
+  (relative), usually after 4 to 10 fits; for the lasso, V is a quadratic in
+  α wherever the supports do not change, which the secant step in α uses.
+  The details are in the docstring of ``jaxreg.linear.tune._newton``. With
+  ``learning_rate`` or ``optimizer`` it runs exactly ``steps`` first-order
+  steps of that optax optimizer (Adam at ``learning_rate``) instead. Other
+  penalty leaves (l1_ratio, L1 weights) stay fixed. V need not be convex in
+  α: the result is a local minimum near the start.
 
   Args:
     X, y: training data, (n, p) and (n,).
@@ -322,7 +323,8 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
       starting point.
     loss, fit_intercept, tol, max_iter: as in :func:`jaxreg.linear.fit`.
     steps: the most fits (Newton), or the number of optimizer steps.
-    learning_rate: Adam's step on log α; selects Adam instead of Newton.
+    learning_rate: Adam's step on log α; selects Adam instead of Newton
+      (ignored when ``optimizer`` is given).
     optimizer: any optax ``GradientTransformation`` acting on log α;
       selects it instead of Newton.
     max_step: longest step of the Newton search in log α (1.5: a factor
