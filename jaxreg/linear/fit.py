@@ -80,6 +80,7 @@ from jax.scipy.sparse.linalg import cg
 
 from jaxreg import _checks
 from jaxreg.implicit import default_tol, implicit_solution
+from jaxreg.linear import _coordinate_descent
 from jaxreg.linear._batch_enet import enet_dual_newton
 from jaxreg.penalties import ElasticNet, L1, L2, Penalty
 
@@ -288,12 +289,10 @@ def _cd_working_set(Xc, yc, n, a1, a2, w0, tol, max_iter):
   branch), so a batch runs the plain cyclic solver `_cd` instead (a custom
   batching rule). Returns (w, coordinate sweeps).
   """
-  from jaxreg.linear import _coordinate_descent as cdp
-
   @jax.custom_batching.custom_vmap
   def solve(Xc, yc, n, a1, a2, w0):
     tol_abs = _cd_gap_tol(tol, Xc.dtype) * jnp.dot(yc, yc)
-    w, _, it = cdp.residual_solve(Xc, yc, n * a1, n * a2, w0, tol_abs, max_iter)
+    w, _, it = _coordinate_descent.residual_solve(Xc, yc, n * a1, n * a2, w0, tol_abs, max_iter)
     return w, it
 
   @solve.def_vmap

@@ -194,8 +194,9 @@ def _newton(objective, log_a0, w0, steps, max_step, xtol, ftol):
     the derivative between the last two points: where the supports of the
     fits do not change the lasso's V is a quadratic in α; the step in log α
     suits stretches where V changes smoothly on a log scale (for instance
-    from below, where the fits approach least squares). Without a positive slope (first
-    step, or V concave there) the step is ``max_step`` downhill. Steps are at
+    from below, where the fits approach least squares). Without a positive
+    slope (first step, or V concave there) the step is ``max_step``
+    downhill. Steps are at
     most ``max_step`` long, and those towards smaller α (larger supports,
     costlier fits) are also capped by a gradient step on log V,
     |Δt| ≤ 2|V'|/V (not below max_step/4): far from the minimum V changes
@@ -454,8 +455,8 @@ def kfold_masks(n: int, cv: Union[int, Sequence] = 5):
 def tune_cv(X, y, penalty, cv: Union[int, Sequence] = 5, fit_intercept: bool = True,
             steps: int = 30, learning_rate: Optional[float] = None,
             optimizer: Optional[optax.GradientTransformation] = None, max_step: float = 1.5,
-            xtol: float = 0.05, ftol: float = 1e-3, tol: Optional[float] = None, max_iter: Optional[int] = None,
-            solver: str = "auto") -> TuneResult:
+            xtol: float = 0.05, ftol: float = 1e-3, tol: Optional[float] = None,
+            max_iter: Optional[int] = None, solver: str = "auto") -> TuneResult:
   r"""Tunes α by hypergradient steps on the K-fold cross-validated squared error.
 
   .. math::  \min_{\log\alpha}\ \frac{1}{K}\sum_{k=1}^K \frac{1}{|T_k|}
@@ -601,7 +602,7 @@ class _Folds(NamedTuple):
     return _Folds(nk, xm, c)
 
   def neg_grad(self, X, train, a2, w):
-    """−∇ of each fold's smooth part, (1/2n_k)‖y − Xw‖² + (a2/2)‖w‖², at w (F, p)."""
+    """−∇ of each fold's (1/2n_k)‖y − Xw‖² + (a2/2)‖w‖² at w (F, p)."""
     u = (w @ X.T - jnp.sum(self.xm * w, axis=1, keepdims=True)) * train
     return self.c - (u @ X - self.xm * jnp.sum(u, axis=1, keepdims=True)) / self.nk[:, None] - a2 * w
 
