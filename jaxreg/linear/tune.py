@@ -591,15 +591,17 @@ class _Folds(NamedTuple):
   """Per-fold statistics of the training rows (train is (F, n) 0/1)."""
   nk: Any  # (F,) training samples
   xm: Any  # (F, p) column means
+  ym: Any  # (F,) mean of y
   c: Any   # (F, p) Xᵀy / n_k on centred data
 
   @staticmethod
   def of(X, y, train):
     nk = jnp.sum(train, axis=1)
     xm = train @ X / nk[:, None]
-    yc = (y[None, :] - (train @ y / nk)[:, None]) * train
+    ym = train @ y / nk
+    yc = (y[None, :] - ym[:, None]) * train
     c = (yc @ X - xm * jnp.sum(yc, axis=1, keepdims=True)) / nk[:, None]
-    return _Folds(nk, xm, c)
+    return _Folds(nk, xm, ym, c)
 
   def neg_grad(self, X, train, a2, w):
     """−∇ of each fold's (1/2n_k)‖y − Xw‖² + (a2/2)‖w‖² at w (F, p)."""
@@ -610,12 +612,18 @@ class _Folds(NamedTuple):
     return 10.0 * tol * (1.0 + jnp.max(jnp.abs(self.c), axis=1, keepdims=True))
 
 
+def _fold_gram(X, m, xm, nk, idx):
+  """One fold's Gram matrix of the centred columns idx over its rows m: (k, k)."""
+  XW = (X[:, idx] - xm[idx]) * m[:, None]
+  return XW.T @ XW / nk
+
+
 def _violators(w, g, a1, tol, slack):
   """Zero coefficients that violate |∇_j| ≤ a1_j (with the check's tolerance)."""
   return (w == 0) & (jnp.abs(g) > a1 * (1.0 + 10.0 * tol) + slack)
 
 
-def _ws_folds(X, y, train, folds, a1, a2, w, k, tol, max_outer):
+def _ws_folds(X, train, folds, a1, a2, w, k, tol, max_outer):
   """Working-set solves of the F folds' lasso / elastic net (training rows train[f]).
 
   Outer iterations (Johnson & Guestrin 2015; Massias et al. 2018): each
@@ -628,11 +636,9 @@ def _ws_folds(X, y, train, folds, a1, a2, w, k, tol, max_outer):
   every coordinate left out. The support of a tuned lasso is small, so all
   of this costs a few products with X and O(k²n) per fold for the Gram.
 
-  Returns ``(w, idx, d, s, G, c_W, ok, it)``, all but ``it`` with a leading
-  fold axis: the solution, the working set, the support mask and signs on
-  it, its Gram matrix and Xᵀy on it, whether every fold passed the
-  optimality checks (when not, e.g. because a support outgrew k, the caller
-  falls back), and the number of outer iterations.
+  Returns ``(w, ok, it)``: the solutions (F, p), whether each fold passed
+  the optimality checks (when not, e.g. because a support outgrew k, the
+  caller falls back), and the number of outer iterations.
   The solve is given up on (ok False) as soon as a fold needs more than k
   coordinates (its support plus its violators) after an outer iteration:
   cycling a working set that is too small would only add a few of them per
@@ -642,17 +648,16 @@ def _ws_folds(X, y, train, folds, a1, a2, w, k, tol, max_outer):
   F = train.shape[0]
   dtype = X.dtype
   a1 = jnp.broadcast_to(a1, (F, p))
-  nk, xm, c = folds
+  nk, xm, _, c = folds
   tiny = jnp.finfo(dtype).tiny
+  # Coordinate descent only has to find the support and signs: the Newton
+  # step that follows makes the solution exact.
+  cd_tol = jnp.maximum(jnp.asarray(tol, dtype), 1e-3)
   slack = folds.slack(tol)
   neg_grad = lambda w: folds.neg_grad(X, train, a2, w)
 
   def need_of(w, g):
     return jnp.max(jnp.sum(w != 0, axis=1) + jnp.sum(_violators(w, g, a1, tol, slack), axis=1))
-
-  def gram(idx, xm, m, nk, c):
-    XW = (X[:, idx] - xm[idx]) * m[:, None]
-    return XW.T @ XW / nk, c[idx]
 
   def newton(G, cW, a1W, wW):
     # Coordinates whose sign the Newton step flips leave the support and the
@@ -680,35 +685,33 @@ def _ws_folds(X, y, train, folds, a1, a2, w, k, tol, max_outer):
     wP, flip = solve(d0)
     d, wP, flip, _ = jax.lax.while_loop(cond, body, (d0, wP, flip, 0))
     signs = ~jnp.any(flip)
-    return jnp.where(signs, wP, wW), jnp.where(signs, d, d0), jnp.sign(jnp.where(signs, wP, wW)), signs
+    return jnp.where(signs, wP, wW), signs
 
   def cond(st):
-    ok, it, need = st[6], st[7], st[9]
+    _, ok, it, need = st
     return (~jnp.all(ok)) & (need <= k) & (it < max_outer)
 
   def body(st):
-    w, _, _, _, _, _, _, it, t, _ = st
+    w, _, it, _ = st
     g = neg_grad(w)
     score = jnp.where((w != 0) | (a1 == 0), jnp.inf, jnp.abs(g) / jnp.maximum(a1, tiny))
     _, idx = jax.lax.top_k(score, k)
-    G, cW = jax.vmap(gram)(idx, xm, train, nk, c)
+    G = jax.vmap(functools.partial(_fold_gram, X))(train, xm, nk, idx)
+    cW = jnp.take_along_axis(c, idx, axis=1)
     a1W = jnp.take_along_axis(a1, idx, axis=1)
-    wW = _gram_cd(G, cW, a1W, a2, jnp.take_along_axis(w, idx, axis=1), t, 50)
-    wW, d, s, signs = jax.vmap(newton)(G, cW, a1W, wW)
+    wW = _gram_cd(G, cW, a1W, a2, jnp.take_along_axis(w, idx, axis=1), cd_tol, 50)
+    wW, signs = jax.vmap(newton)(G, cW, a1W, wW)
     w = jax.vmap(lambda i, v: jnp.zeros(p, dtype).at[i].set(v))(idx, wW)
     g = neg_grad(w)
     ok = signs & ~jnp.any(_violators(w, g, a1, tol, slack), axis=1)
-    return w, idx, d, s, G, cW, ok, it + 1, t, need_of(w, g)
+    return w, ok, it + 1, need_of(w, g)
 
-  zk = jnp.zeros((F, k), dtype)
-  st = (w, jnp.zeros((F, k), jnp.int32), zk, zk, jnp.zeros((F, k, k), dtype), zk,
-        jnp.zeros((F,), bool), 0, jnp.maximum(jnp.asarray(tol, dtype), 1e-3),
-        jnp.max(jnp.sum(w != 0, axis=1)))
-  w, idx, d, s, G, cW, ok, it, _, _ = jax.lax.while_loop(cond, body, st)
-  return w, idx, d, s, G, cW, ok, it
+  st = (w, jnp.zeros((F,), bool), 0, jnp.max(jnp.sum(w != 0, axis=1)))
+  w, ok, it, _ = jax.lax.while_loop(cond, body, st)
+  return w, ok, it
 
 
-def _ws_ladder(X, y, train, folds, a1, a2, warm, sizes, tol):
+def _ws_ladder(X, train, folds, a1, a2, warm, sizes, tol):
   """:func:`_ws_folds` at the working-set sizes in turn until every fold passes.
 
   Starts at the smallest size with room for the largest warm support and
@@ -726,8 +729,8 @@ def _ws_ladder(X, y, train, folds, a1, a2, warm, sizes, tol):
   need = jnp.max(jnp.sum(warm != 0, axis=1)) * 1.15
   level0 = jnp.minimum(jnp.sum(need > jnp.asarray(sizes)), len(sizes) - 1)
   def attempt(k, w):
-    out = _ws_folds(X, y, train, folds, a1, a2, w, k, tol, 10)
-    return out[0], out[6], jnp.asarray(out[7], jnp.int32)
+    w, ok, it = _ws_folds(X, train, folds, a1, a2, w, k, tol, 10)
+    return w, ok, jnp.asarray(it, jnp.int32)
 
   def cond(st):
     level, _, ok, _ = st
@@ -774,19 +777,18 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_inte
     a1, a2 = _fit._penalty_parts(pen, p, X.dtype)
     a1 = jnp.broadcast_to(a1, (p,))
 
-    def one(m, t, xm, c, nk, w):
+    def one(m, t, xm, ym, c, nk, w):
       on = (w != 0) | (a1 == 0)
       idx = jnp.nonzero(on, size=k, fill_value=0)[0]
       d = (jnp.arange(k) < jnp.sum(on)).astype(X.dtype)
-      XW = (X[:, idx] - xm[idx]) * m[:, None]
-      G = XW.T @ XW / nk
+      G = _fold_gram(X, m, xm, nk, idx)
       H = G * d[:, None] * d[None, :] + jnp.diag(d * a2 + (1.0 - d))
       wW = d * _spd_solve(H, d * (c[idx] - a1[idx] * jnp.sign(w[idx])))
-      b = m @ y / nk - xm[idx] @ wW
+      b = ym - xm[idx] @ wW
       resid = (y - X[:, idx] @ wW - b) * t
       return jnp.sum(resid ** 2) / jnp.sum(t), jnp.zeros(p, X.dtype).at[idx].add(wW)
 
-    mse, w = jax.vmap(one)(train, test, folds.xm, folds.c, folds.nk, w)
+    mse, w = jax.vmap(one)(train, test, folds.xm, folds.ym, folds.c, folds.nk, w)
     return jnp.mean(mse), w
 
   def objective(log_a, warm):
@@ -794,7 +796,7 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_inte
       return full_objective(log_a, warm)
     pen = _with_alpha(penalty, jnp.exp(sg(log_a)))
     a1, a2 = _fit._penalty_parts(pen, p, X.dtype)
-    w, ok, _ = _ws_ladder(X, y, train, folds, sg(a1), sg(a2), warm, sizes, tol)
+    w, ok, _ = _ws_ladder(X, train, folds, sg(a1), sg(a2), warm, sizes, tol)
     # The smallest slot count that holds every fold's support; the full
     # solver when some fold's support outgrew the working sets.
     support = jnp.max(jnp.sum((w != 0) | (sg(a1) == 0), axis=1))
@@ -820,7 +822,7 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_inte
   whole = _Folds.of(X, y, every)
   warm = jnp.median(w_last, axis=0, keepdims=True)
 
-  w, ok, it = _ws_ladder(X, y, every, whole, a1, a2, warm, sizes, tol)
-  b = jnp.mean(y) - jnp.mean(X, axis=0) @ w[0]
+  w, ok, it = _ws_ladder(X, every, whole, a1, a2, warm, sizes, tol)
+  b = whole.ym[0] - whole.xm[0] @ w[0]
   return alphas, vals, count, w_last, w[0], b, it, ok[0]
 
