@@ -11,6 +11,7 @@ folds and the final refit on the full data reuse one compiled path program.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple, Sequence, Union
 
 import jax
@@ -20,7 +21,11 @@ import numpy as np
 from jaxreg.linear import _coordinate_descent as _cd
 from jaxreg.linear import paths as _paths
 
-__all__ = ["CVResult", "cross_validate", "kfold"]
+__all__ = ["CVResult", "ConvergenceWarning", "check_folds", "cross_validate", "kfold"]
+
+
+class ConvergenceWarning(UserWarning):
+  """A solver stopped at its iteration cap before meeting its tolerance."""
 
 
 class CVResult(NamedTuple):
@@ -39,6 +44,10 @@ class CVResult(NamedTuple):
       ``mse_path_``).
     coefs: (K, p) the path on all the data (``coef`` is its row at
       ``best_alpha``).
+    converged: (K, n_folds) bool, laid out as ``mse_path``: whether the fit
+      of that fold at that α met the duality-gap tolerance within
+      ``max_iter`` sweeps (a warning is issued when any did not).
+    coefs_converged: (K,) bool, the same for the path on all the data.
   """
 
   alphas: jax.Array
@@ -50,6 +59,8 @@ class CVResult(NamedTuple):
   intercept: jax.Array
   mse_path: jax.Array
   coefs: jax.Array
+  converged: jax.Array
+  coefs_converged: jax.Array
 
 
 def kfold(n_samples: int, n_folds: int):
@@ -76,17 +87,67 @@ def kfold(n_samples: int, n_folds: int):
   return [(np.concatenate([idx[:a], idx[b:]]), idx[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def _check_folds(cv, n):
-  if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
+def _index_array(a, i, name, n):
+  a = np.asarray(a)
+  if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
+    raise ValueError(f"cv[{i}] {name} indices must be a non-empty 1-D integer array, got "
+                     f"dtype {a.dtype} and shape {a.shape}.")
+  if a.min() < -n or a.max() >= n:
+    raise ValueError(f"cv[{i}] {name} indices must lie in [0, {n}), got {a.min()}..{a.max()}.")
+  return a % n
+
+
+def check_folds(cv, X=None, y=None, n=None):
+  """The (train, test) index pairs of ``cv``, as scikit-learn's ``check_cv`` reads it.
+
+  Accepted, as for ``LassoCV(cv=...)``: None (5 folds), an int K ≥ 2
+  (``KFold(K)``: contiguous, unshuffled), a splitter object with a
+  ``split(X, y)`` method (``KFold(shuffle=True)``, ``TimeSeriesSplit``,
+  ``ShuffleSplit``, ...), or an iterable of (train, test) index arrays.
+  Train and test need not cover every row, may overlap, and may repeat an
+  index (the row then counts as many times, as ``X[train]`` does).
+
+  Args:
+    cv: the fold specification.
+    X, y: the data handed to ``cv.split`` (only its shape is needed otherwise).
+    n: the number of samples when X is None.
+
+  Returns:
+    A list of (train, test) integer arrays with indices in [0, n).
+
+  Example:
+    >>> from sklearn.model_selection import TimeSeriesSplit
+    >>> import numpy as np
+    >>> from jaxreg.linear.cross_validation import check_folds
+    >>> [(tr.tolist(), te.tolist()) for tr, te in check_folds(TimeSeriesSplit(2), np.zeros((6, 1)))]
+    [([0, 1], [2, 3]), ([0, 1, 2, 3], [4, 5])]
+  """
+  if n is None:
+    n = np.shape(X)[0]
+  if cv is None:
+    cv = 5
+  if isinstance(cv, bool):
+    raise TypeError("cv must be an int, a splitter with a split method or an iterable of "
+                    "(train, test) index arrays, got a bool.")
+  if isinstance(cv, (int, np.integer)):
     if cv < 2:
       raise ValueError(f"cv must be at least 2 folds, got {cv}.")
     if cv > n:
       raise ValueError(f"cv={cv} folds is more than the {n} samples.")
     return kfold(n, int(cv))
+  if hasattr(cv, "split") and not isinstance(cv, (str, bytes)):
+    if X is None:
+      X = np.zeros((n, 1))
+    folds = cv.split(X, y)
+  else:
+    folds = cv
+  if isinstance(folds, (str, bytes)):
+    raise TypeError(f"cv must be an int, a splitter or (train, test) index arrays, got {cv!r}.")
   try:
-    folds = list(cv)
+    folds = list(folds)
   except TypeError as e:
-    raise TypeError(f"cv must be an int or a list of (train, test) index arrays, got {cv!r}.") from e
+    raise TypeError(f"cv must be an int, a splitter with a split method or an iterable of "
+                    f"(train, test) index arrays, got {type(cv).__name__}.") from e
   if len(folds) < 1:
     raise ValueError("cv must hold at least one (train, test) pair.")
   out = []
@@ -95,19 +156,43 @@ def _check_folds(cv, n):
       train, test = pair
     except (TypeError, ValueError) as e:
       raise TypeError(f"cv[{i}] must be a (train, test) pair of index arrays.") from e
-    train = np.asarray(train)
-    test = np.asarray(test)
-    for name, a in (("train", train), ("test", test)):
-      if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"cv[{i}] {name} indices must be a non-empty 1-D integer array.")
-      if a.min() < -n or a.max() >= n:
-        raise ValueError(f"cv[{i}] {name} indices must lie in [0, {n}), got {a.min()}..{a.max()}.")
-    out.append((train % n, test % n))
+    out.append((_index_array(train, i, "train", n), _index_array(test, i, "test", n)))
   return out
 
 
+def _train_stats(Xn, yn, S, s_, y2full, train, fit_intercept):
+  """Centred Gram matrix, Xᵀy and ‖y‖² of the training rows ``train`` (repeats count).
+
+  ``S``, ``s_``, ``y2full`` are the sums over all rows of Xn, yn (centred by
+  the full-data means). The training sums are those minus the rows whose
+  multiplicity is not 1 (weighted by 1 − count), or summed directly over
+  the training rows, whichever touches fewer rows: folds of K-fold leave
+  out a few rows; a time-series split's first fold keeps a few.
+  """
+  n, p = Xn.shape
+  count = np.bincount(train, minlength=n).astype(Xn.dtype)
+  nt = count.sum()
+  m = count @ Xn / nt if fit_intercept else np.zeros(p, Xn.dtype)
+  ym = count @ yn / nt if fit_intercept else Xn.dtype.type(0)
+  off = np.flatnonzero(count != 1)
+  used = np.flatnonzero(count)
+  if off.size < used.size:
+    d = 1.0 - count[off]
+    Xo, yo = Xn[off], yn[off]
+    A = S - (Xo * d[:, None]).T @ Xo
+    b = s_ - (Xo * d[:, None]).T @ yo
+    y2 = y2full - d @ (yo * yo)
+  else:
+    c = count[used]
+    Xu, yu = Xn[used], yn[used]
+    A = (Xu * c[:, None]).T @ Xu
+    b = (Xu * c[:, None]).T @ yu
+    y2 = c @ (yu * yu)
+  return A - nt * np.outer(m, m), b - nt * m * ym, y2 - nt * ym * ym, m, ym, int(nt)
+
+
 def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
-                   cv: Union[int, Sequence] = 5, n_alphas: int = 100, eps: float = 1e-3,
+                   cv: Union[int, Sequence, object, None] = 5, n_alphas: int = 100, eps: float = 1e-3,
                    fit_intercept: bool = True, tol: float = 1e-4, max_iter: int = 1000,
                    precompute="auto") -> CVResult:
   r"""K-fold cross-validation of the elastic-net path, then a refit.
@@ -124,10 +209,13 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
   fold, and its row mean is the CV curve.
 
   Speed: the folds and the refit share one compiled path program (their
-  shapes are equal: training sets of unequal sizes are zero-padded). In Gram
-  mode (n ≥ p) the per-fold Gram matrices are obtained
-  from the full one by subtracting the held-out rows' contribution, so the
-  O(np²) work is done about twice rather than once per fold.
+  shapes are equal: Gram matrices are p × p, and in residual mode training
+  sets are zero-padded to n rows). In Gram
+  mode (n ≥ p) a fold's Gram matrix is the full one minus the rows outside
+  its training set, or the sum over its training rows when those are
+  fewer, so for K-fold the O(np²) work is done about twice rather than
+  once per fold. The training rows are the fold's ``train`` indices, never
+  the complement of ``test``.
 
   Args:
     X: (n, p) design matrix.
@@ -135,8 +223,12 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     l1_ratio: r ∈ [0, 1] (1: lasso).
     alphas: positive strengths, or None for scikit-learn's grid on the full
       data (``n_alphas`` values from α_max down to eps·α_max).
-    cv: number of folds (contiguous, unshuffled: scikit-learn's
-      ``KFold(cv)``), or a list of (train, test) index arrays.
+    cv: what ``LassoCV(cv=...)`` accepts: None or an int K (K contiguous,
+      unshuffled folds: scikit-learn's ``KFold(K)``; None is 5), a splitter
+      with a ``split(X, y)`` method (``KFold(shuffle=True)``,
+      ``TimeSeriesSplit``, ``ShuffleSplit``, ...), or an iterable of
+      (train, test) index arrays. Train and test sets need not cover all
+      rows nor be disjoint (see :func:`check_folds`).
     n_alphas: grid size when ``alphas`` is None.
     eps: α_min/α_max of the default grid.
     fit_intercept: center each training set and fit an intercept.
@@ -145,7 +237,8 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     precompute: "auto" (Gram matrices when n ≥ p), True or False.
 
   Returns:
-    A :class:`CVResult`.
+    A :class:`CVResult`; a :class:`ConvergenceWarning` is issued when a fit
+    stopped at ``max_iter`` (see ``CVResult.converged``).
 
   Example:
     >>> import numpy as np, jaxreg as jr
@@ -164,7 +257,7 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
   max_iter = _paths._check_positive_int(max_iter, "max_iter")
   tol = max(_paths._check_positive_float(tol, "tol"), _paths.tol_floor(X.dtype))
   n, p = X.shape
-  folds = _check_folds(cv, n)
+  folds = check_folds(cv, np.asarray(X), np.asarray(y))
   dtype = X.dtype
 
   if alphas is None:
@@ -194,25 +287,31 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     Xn = Xn - Xn.mean(axis=0)
     yn = yn - yn.mean()
   means, ymeans, ns = [], [], []
-  for train, _ in folds:
-    ns.append(len(train))
-    means.append(Xn[train].mean(axis=0) if fit_intercept else np.zeros(p, npdt))
-    ymeans.append(yn[train].mean() if fit_intercept else npdt.type(0))
   if gram:
     S = np.asarray(full.A)
     s_ = np.asarray(full.b)
     y2full = float(full.y2)
     As, bs, y2s = [], [], []
-    for (_, test), m, ym, nt in zip(folds, means, ymeans, ns):
-      Xt, yt = Xn[test], yn[test]
-      As.append(S - Xt.T @ Xt - nt * np.outer(m, m))
-      bs.append(s_ - Xt.T @ yt - nt * m * ym)
-      y2s.append(y2full - yt @ yt - nt * ym * ym)
+    for train, _ in folds:
+      A, b, y2, m, ym, nt = _train_stats(Xn, yn, S, s_, y2full, train, fit_intercept)
+      As.append(A)
+      bs.append(b)
+      y2s.append(y2)
+      means.append(m)
+      ymeans.append(ym)
+      ns.append(nt)
     l1_start = [np.max(np.abs(b_)) for b_ in bs]
   else:
-    m_max = max(ns)
+    # Every fold is padded to at least n rows, the refit's shape: the folds
+    # and the refit then share one compiled program whatever the scheme.
+    m_max = max(n, max(len(train) for train, _ in folds))
     As, bs, y2s, l1_start = [], [], [], []
-    for (train, _), m, ym in zip(folds, means, ymeans):
+    for train, _ in folds:
+      ns.append(len(train))
+      m = Xn[train].mean(axis=0) if fit_intercept else np.zeros(p, npdt)
+      ym = yn[train].mean() if fit_intercept else npdt.type(0)
+      means.append(m)
+      ymeans.append(ym)
       Xt = Xn[train] - m
       yt = yn[train] - ym
       # Zero rows leave XᵀX, Xᵀy and ‖y‖² unchanged: padding gives every
@@ -230,18 +329,31 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     args = (As[f], bs[f], y2s[f]) if gram else (As[f], bs[f])
     out = solve(*args, (ns[f] * r) * alphas_np, (ns[f] * (1 - r)) * alphas_np,
                 npdt.type(l1_start[f]), npdt.type(tol * y2s[f]), full.tol_rel, max_iter=max_iter)
-    return np.asarray(out.coefs)
+    return np.asarray(out.coefs), np.asarray(out.dual_gaps) <= tol * y2s[f]
 
   def run_full():
     if gram:
-      return solve(full.A, full.b, full.y2, full.l1s, full.l2s, full.l1_start, full.tol_abs,
-                   full.tol_rel, max_iter=max_iter).coefs
-    return solve(full.A, full.b, full.l1s, full.l2s, full.l1_start, full.tol_abs,
-                 full.tol_rel, max_iter=max_iter).coefs
+      out = solve(full.A, full.b, full.y2, full.l1s, full.l2s, full.l1_start, full.tol_abs,
+                  full.tol_rel, max_iter=max_iter)
+    else:
+      out = solve(full.A, full.b, full.l1s, full.l2s, full.l1_start, full.tol_abs,
+                  full.tol_rel, max_iter=max_iter)
+    return out.coefs, np.asarray(out.dual_gaps) <= np.asarray(full.tol_abs)
 
   # The folds and the refit reuse one compiled path program.
-  coefs = [run_fold(f) for f in range(len(folds))]
-  full_coefs = run_full()
+  fold_out = [run_fold(f) for f in range(len(folds))]
+  coefs = [c for c, _ in fold_out]
+  converged = np.stack([ok for _, ok in fold_out], axis=1)  # (K, F)
+  full_coefs, full_converged = run_full()
+  if not (converged.all() and full_converged.all()):
+    bad = [f"fold {f} at {int((~converged[:, f]).sum())} α" for f in range(len(folds))
+           if not converged[:, f].all()]
+    if not full_converged.all():
+      bad.append(f"the refit on all rows at {int((~full_converged).sum())} α")
+    warnings.warn(f"cross_validate: coordinate descent reached max_iter={max_iter} before the "
+                  f"duality gap fell below tol={tol:g}·‖y‖² ({'; '.join(bad)}); raise max_iter "
+                  "or tol. CVResult.converged marks the fits concerned.", ConvergenceWarning,
+                  stacklevel=2)
 
   mse = []
   for f, (_, test) in enumerate(folds):
@@ -260,4 +372,5 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
   intercept = full.y_mean - jnp.dot(full.x_mean, coef)
   as_j = lambda a: jnp.asarray(a, dtype)
   return CVResult(alphas, as_j(mse_mean), as_j(mse_std), alphas[best], alphas[i1se], coef,
-                  intercept, as_j(mse_path), full_coefs)
+                  intercept, as_j(mse_path), full_coefs, jnp.asarray(converged),
+                  jnp.asarray(full_converged))
