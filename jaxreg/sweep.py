@@ -48,25 +48,39 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import functools
 import hashlib
 import json
 import numbers
 import os
+import pickle
 import re
-import tempfile
+import secrets
+import socket
 import threading
+import time
+import warnings
+import zipfile
 from typing import Any, Callable, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
+import jax.extend.core as jax_core
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+try:
+  import fcntl
+except ImportError:  # Windows: no flock
+  fcntl = None
 
 __all__ = ["sweep"]
 
 _MESH_AXIS = "sweep"
 _MANIFEST = "manifest.json"
-_FORMAT = "jaxreg.sweep/1"
+_LOCK = ".lock"
+_META = "meta"
+_FORMAT = "jaxreg.sweep/2"
 _CACHE_SIZE = 64
 
 # Jitted vmapped functions, keyed on the user's function and the static
@@ -83,7 +97,8 @@ def sweep(fn: Callable[..., Any],
           chunk_size: Optional[int] = None,
           devices: Union[None, Sequence[jax.Device], Mesh] = None,
           checkpoint_dir: Union[None, str, os.PathLike] = None,
-          progress: bool = False) -> Any:
+          progress: bool = False,
+          checkpoint_key: Optional[str] = None) -> Any:
   r"""Maps ``fn(item, *args)`` over the leading axis of ``batch``, vectorised.
 
   .. math::  \mathrm{out}_k = \mathrm{fn}(\mathrm{batch}_k, *\mathrm{args}),
@@ -249,17 +264,16 @@ def sweep(fn: Callable[..., Any],
       items = _place(items, NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names))))
     return items
 
-  store = None
-  if checkpoint_dir is not None:
-    out_info = mapped.eval_shape(chunk_input(0), dyn_args)
-    manifest = _manifest(fn, batch, n, chunk, dyn_args, static_key, out_info)
-    store = _Store(checkpoint_dir, manifest, jax.tree_util.tree_structure(out_info))
-
-  bar = _progress_bar(n_chunks, progress)
-  alpha_leaf = _alpha_leaf(batch) if bar is not None else None
+  if checkpoint_key is not None:
+    if not isinstance(checkpoint_key, str) or not checkpoint_key:
+      raise TypeError(f"checkpoint_key must be a non-empty str or None, got {checkpoint_key!r}.")
+    if checkpoint_dir is None:
+      raise ValueError("checkpoint_key is given without checkpoint_dir; it names the "
+                       "computation of a checkpointed sweep and means nothing without one.")
 
   outs = [None] * n_chunks
   pending = None  # (index, output) of the chunk running on the device
+  store = bar = None
 
   def finish(i, out):
     out = jax.block_until_ready(out)
@@ -270,9 +284,20 @@ def sweep(fn: Callable[..., Any],
       bar.update(1)
 
   try:
+    if checkpoint_dir is not None:
+      # The lock comes first: the manifest is read or created by the owner only.
+      store = _Store(checkpoint_dir)
+      traced = mapped.trace(chunk_input(0), dyn_args)
+      out_info = traced.out_info
+      manifest = _manifest(fn, batch, n, chunk, dyn_args, static_key, out_info,
+                           _program(traced.jaxpr, checkpoint_key), checkpoint_key)
+      store.attach(manifest, jax.tree_util.tree_structure(out_info))
+
+    bar = _progress_bar(n_chunks, progress)
+    alpha_leaf = _alpha_leaf(batch) if bar is not None else None
     for i in range(n_chunks):
       if store is not None and store.done(i):
-        outs[i] = store.load(i)
+        outs[i] = store.load(i, min(chunk, n - i * chunk))
         if bar is not None:
           bar.update(1)
         continue
@@ -289,6 +314,8 @@ def sweep(fn: Callable[..., Any],
   finally:
     if bar is not None:
       bar.close()
+    if store is not None:
+      store.close()
 
   return _assemble(outs, n, chunk, padded, mesh)
 
@@ -560,7 +587,7 @@ def _fingerprint(leaves) -> str:
 def _stable(text: str) -> str:
   """Drops memory addresses from reprs (e.g. of a mask function), which change
   from one process to the next although the sweep is the same."""
-  return re.sub(r" at 0x[0-9a-fA-F]+", "", text)
+  return re.sub(r" at 0x[0-9a-fA-FX]+", "", text)
 
 
 def _describe(x):
@@ -568,7 +595,6 @@ def _describe(x):
 
 
 def _fn_name(fn) -> str:
-  import functools
   inner = fn
   prefix = ""
   while isinstance(inner, functools.partial):
@@ -578,7 +604,75 @@ def _fn_name(fn) -> str:
   return f"{prefix}{module}.{name}"
 
 
-def _manifest(fn, batch, n, chunk, dyn_args, static_key, out_info):
+# Primitives whose effect on the outputs lives outside the traced program
+# (Python or foreign code called at run time), so the jaxpr does not pin down
+# what they compute. jax.debug.callback / jax.debug.print are not here: they
+# cannot change an output.
+_OPAQUE = {
+    "pure_callback": "jax.pure_callback",
+    "io_callback": "jax.experimental.io_callback",
+    "ffi_call": "jax.ffi.ffi_call",
+}
+
+
+def _program(closed_jaxpr, checkpoint_key):
+  """sha256 of what the vmapped function computes, or None under a key.
+
+  Hashes the printed jaxpr (every primitive, its parameters, shapes, dtypes
+  and scalar literals; JAX prints addresses as 0xXXXX so the text is the same
+  in every process) and the values of all constants, those of nested jaxprs
+  included: a closed-over array becomes a constant, a closed-over Python
+  number a literal, a module global read by ``fn`` one or the other.
+  Raises ValueError if the program calls host or foreign code and no
+  ``checkpoint_key`` vouches for it.
+  """
+  h = hashlib.sha256(_stable(str(closed_jaxpr)).encode())
+  opaque = set()
+
+  def value(x):
+    try:
+      arr = _host_bytes(x)
+    except Exception:  # pylint: disable=broad-except
+      h.update(repr(x).encode())  # e.g. a non-addressable array: its repr only
+      return
+    h.update(f"{arr.shape}|{arr.dtype.str}|".encode())
+    h.update(arr.tobytes())
+
+  def walk(jaxpr, consts):
+    for c in consts:
+      value(c)
+    for eqn in jaxpr.eqns:
+      if eqn.primitive.name in _OPAQUE:
+        opaque.add(eqn.primitive.name)
+      for v in eqn.invars:
+        if isinstance(v, jax_core.Literal):
+          value(np.asarray(v.val, dtype=v.aval.dtype))
+      for p in eqn.params.values():
+        visit(p)
+
+  def visit(p):
+    if isinstance(p, jax_core.ClosedJaxpr):
+      walk(p.jaxpr, p.consts)
+    elif isinstance(p, jax_core.Jaxpr):
+      walk(p, ())
+    elif isinstance(p, (tuple, list)):
+      for q in p:
+        visit(q)
+
+  visit(closed_jaxpr)
+  if checkpoint_key is not None:
+    return None
+  if opaque:
+    names = ", ".join(_OPAQUE[o] for o in sorted(opaque))
+    raise ValueError(
+        f"fn calls {names}, whose code runs outside the traced program, so "
+        "checkpoint_dir cannot tell whether a rerun computes the same thing and would "
+        "risk returning another computation's rows. Pass checkpoint_key='<a name you "
+        "change whenever fn changes>' to vouch for it, or drop checkpoint_dir.")
+  return h.hexdigest()
+
+
+def _manifest(fn, batch, n, chunk, dyn_args, static_key, out_info, program, key):
   treedef, static = static_key
   out_leaves, out_treedef = jax.tree_util.tree_flatten(out_info)
   for x in out_leaves:
@@ -595,7 +689,7 @@ def _manifest(fn, batch, n, chunk, dyn_args, static_key, out_info):
           "leaves": [_describe(x) for x in b_leaves],
           "fingerprint": _fingerprint(b_leaves),
       },
-      "function": _fn_name(fn),
+      "function": {"program": program, "checkpoint_key": key},
       "output": {
           "structure": _stable(str(out_treedef)),
           "leaves": [[list(x.shape[1:]), str(x.dtype)] for x in out_leaves],
@@ -606,31 +700,62 @@ def _manifest(fn, batch, n, chunk, dyn_args, static_key, out_info):
           "static": [None if s is None else _stable(repr(s.value)) for s in static],
           "fingerprint": _fingerprint(dyn_args),
       },
+      # Not part of the identity: shown in messages, compared only to warn.
+      "about": {
+          "function": _fn_name(fn),
+          "jax": jax.__version__,
+          "platform": jax.default_backend(),
+      },
   }
+
+
+def _sweep_id(manifest) -> str:
+  identity = {k: v for k, v in manifest.items() if k != "about"}
+  return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+_HINTS = {
+    "function.program": "fn computes something else now: its code, a value it closes "
+                        "over, a global it reads or a functools.partial keyword changed",
+    "function.checkpoint_key": "the checkpoint_key differs",
+}
 
 
 def _differences(saved, now, prefix=""):
   """Human-readable list of the manifest fields that differ."""
   diffs = []
   for key in sorted(set(saved) | set(now)):
+    if not prefix and key == "about":
+      continue
     a, b = saved.get(key), now.get(key)
     name = f"{prefix}{key}"
     if isinstance(a, dict) and isinstance(b, dict):
       diffs += _differences(a, b, name + ".")
     elif a != b:
       sa, sb = json.dumps(a), json.dumps(b)
-      if len(sa) > 80 or len(sb) > 80:
+      if name in _HINTS:
+        diffs.append(f"{name} differs ({_HINTS[name]})")
+      elif len(sa) > 80 or len(sb) > 80:
         diffs.append(f"{name} differs")
       else:
         diffs.append(f"{name} differs (saved {sa}, now {sb})")
   return diffs
 
 
+_TMP = re.compile(r"\.(chunk_\d+\.npz|manifest\.json)\.[0-9a-f]{16}\.tmp")
+
+
 def _atomic_write(path, write):
-  """Writes through a temporary file in the same directory, then os.replace."""
+  """Writes through a temporary file in the same directory, then os.replace.
+
+  The temporary file is created with mode 0o666 so that the umask (and any
+  default ACL of the directory) applies, as for any other output file;
+  ``tempfile.mkstemp`` would force 0o600.
+  """
   directory = os.path.dirname(path)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                             suffix=".tmp")
+  tmp = os.path.join(directory,
+                     f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+  fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
   try:
     with os.fdopen(fd, "wb") as f:
       write(f)
@@ -645,30 +770,141 @@ def _atomic_write(path, write):
     raise
 
 
-class _Store:
-  """The chunk files and manifest of one resumable sweep."""
+def _holder(fd) -> str:
+  """Who holds the lock on ``fd``'s file, as written there by the holder.
 
-  def __init__(self, directory, manifest, treedef):
+  The holder writes its record just after taking the lock, and a record may be
+  left by a holder that was killed, so an empty record or one naming a dead
+  process on this host is read again for a moment.
+  """
+  host = socket.gethostname()
+  text = ""
+  for _ in range(100):
+    text = os.pread(fd, 4096, 0).decode(errors="replace")
+    try:
+      info = json.loads(text)
+      pid, where = int(info["pid"]), str(info["host"])
+    except (ValueError, KeyError, TypeError):
+      time.sleep(0.02)
+      continue
+    if where == host and not _alive(pid):
+      time.sleep(0.02)
+      continue
+    return f"pid {pid} on host {where}, since {info.get('since', '?')}"
+  return f"holder unknown; its lock file reads {text!r}"
+
+
+def _alive(pid) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except OSError:
+    return True  # exists, owned by someone else
+  return True
+
+
+class _Corrupt(Exception):
+  """A chunk file that cannot be used; the message says why."""
+
+
+class _Store:
+  """The lock, manifest and chunk files of one resumable sweep."""
+
+  def __init__(self, directory):
     self.dir = os.fspath(directory)
-    self.leaves = manifest["output"]["leaves"]
-    self.treedef = treedef
     self.writer = jax.process_index() == 0
+    self.lock_fd = None
     if os.path.exists(self.dir) and not os.path.isdir(self.dir):
       raise ValueError(f"checkpoint_dir {self.dir!r} exists and is not a directory.")
     os.makedirs(self.dir, exist_ok=True)
+    error = None
+    if self.writer:
+      try:
+        self._lock()
+      except ValueError as e:
+        error = e
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+      locked = multihost_utils.broadcast_one_to_all(np.int32(error is None))
+      if error is None and not locked:
+        error = ValueError(f"checkpoint_dir {self.dir!r}: process 0 could not lock it; "
+                           "see its error.")
+    if error is not None:
+      raise error
+
+  # One sweep owns a directory at a time. flock is released by the kernel
+  # when the holder dies, so a killed sweep leaves no stale lock behind.
+  def _lock(self):
+    if fcntl is None:  # no flock on this platform: unlocked, as documented
+      return
+    path = os.path.join(self.dir, _LOCK)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+      holder = _holder(fd) if isinstance(e, BlockingIOError) else None
+      os.close(fd)
+      if holder is None and not isinstance(e, BlockingIOError):
+        raise ValueError(f"checkpoint_dir {self.dir!r} cannot be locked ({e}); use a "
+                         "directory on a filesystem that supports flock.") from None
+      raise ValueError(
+          f"checkpoint_dir {self.dir!r} is in use by another sweep ({holder}); one sweep "
+          "owns a directory at a time. Wait for it to finish, or use another "
+          "directory.") from None
+    me = {"pid": os.getpid(), "host": socket.gethostname(),
+          "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(me).encode(), 0)
+    self.lock_fd = fd
+
+  def close(self):
+    if self.lock_fd is not None:
+      try:
+        os.ftruncate(self.lock_fd, 0)  # no stale holder for the next reader
+      finally:
+        os.close(self.lock_fd)  # releases the lock
+        self.lock_fd = None
+
+  def attach(self, manifest, treedef):
+    """Checks or creates the manifest; called while holding the lock."""
+    self.leaves = manifest["output"]["leaves"]
+    self.treedef = treedef
+    self.sweep_id = _sweep_id(manifest)
     path = os.path.join(self.dir, _MANIFEST)
+    if self.writer:
+      for f in os.listdir(self.dir):
+        if _TMP.fullmatch(f):  # left by a writer that was killed mid-write
+          try:
+            os.remove(os.path.join(self.dir, f))
+          except OSError:
+            pass
     if os.path.exists(path):
       with open(path, encoding="utf-8") as f:
         try:
           saved = json.load(f)
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
           raise ValueError(f"checkpoint_dir {self.dir!r}: {_MANIFEST} is not valid JSON "
-                           f"({e}).") from None
+                           f"({e}). Use another directory, or delete this one to start "
+                           "over.") from None
+      if not isinstance(saved, dict):
+        saved = {"format": None}
       diffs = _differences(saved, manifest)
       if diffs:
+        name = (saved.get("about") or {}).get("function", "?")
         raise ValueError(
-            f"checkpoint_dir {self.dir!r} holds a different sweep: " + "; ".join(diffs)
-            + ". Use another directory, or delete this one to start over.")
+            f"checkpoint_dir {self.dir!r} holds a different sweep (of {name}): "
+            + "; ".join(diffs) + ". Use another directory, or delete this one to start "
+            "over. If fn computes the same thing as before, pass the same checkpoint_key "
+            "as then (or a new one in a new directory) to vouch for it.")
+      about, now = saved.get("about") or {}, manifest["about"]
+      changed = [k for k in ("jax", "platform") if about.get(k) != now[k]]
+      if changed:
+        warnings.warn(
+            f"checkpoint_dir {self.dir!r}: resuming a sweep started with "
+            + ", ".join(f"{k} {about.get(k)}" for k in changed) + ", now "
+            + ", ".join(f"{k} {now[k]}" for k in changed) + "; loaded and new rows agree "
+            "to rounding, not bit for bit.", RuntimeWarning, stacklevel=3)
     else:
       others = [f for f in os.listdir(self.dir) if not f.startswith(".")]
       if others:
@@ -689,6 +925,13 @@ class _Store:
   def _path(self, i):
     return os.path.join(self.dir, f"chunk_{i:05d}.npz")
 
+  def _digest(self, arrays):
+    h = hashlib.sha256()
+    for k, x in enumerate(arrays):
+      h.update(f"{k}|{x.shape}|{self.leaves[k][1]}|".encode())
+      h.update(np.ascontiguousarray(x).tobytes())
+    return h.hexdigest()
+
   def done(self, i):
     return os.path.exists(self._path(i))
 
@@ -698,21 +941,66 @@ class _Store:
       from jax.experimental import multihost_utils
       leaves = multihost_utils.process_allgather(leaves, tiled=True)
     if self.writer:
-      arrays = {f"leaf_{k}": np.asarray(x)[:rows] for k, x in enumerate(leaves)}
-      _atomic_write(self._path(i), lambda f: np.savez(f, **arrays))
+      arrays = [np.asarray(x)[:rows] for x in leaves]
+      meta = {"format": _FORMAT, "sweep": self.sweep_id, "chunk": i, "rows": rows,
+              "sha256": self._digest(arrays)}
+      files = {f"leaf_{k}": x for k, x in enumerate(arrays)}
+      files[_META] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+      _atomic_write(self._path(i), lambda f: np.savez(f, **files))
     self._sync(f"chunk{i}")
 
-  def load(self, i):
-    """The saved chunk's real rows, as host arrays in the output structure."""
-    with np.load(self._path(i), allow_pickle=False) as data:
-      arrays = []
-      for k, (shape, dtype) in enumerate(self.leaves):
-        x = data[f"leaf_{k}"]
-        want = np.dtype(jnp.dtype(dtype))
-        if x.dtype != want:
-          x = x.view(want)  # e.g. bfloat16, which .npz stores as raw bytes
-        if list(x.shape[1:]) != shape:
-          raise ValueError(f"checkpoint {self._path(i)!r} leaf {k} has shape "
-                           f"{x.shape}, expected (rows, *{tuple(shape)}).")
-        arrays.append(x)
+  def load(self, i, rows):
+    """The saved chunk's ``rows`` rows, as host arrays in the output structure.
+
+    Raises ValueError naming the file if it is unreadable, belongs to another
+    sweep or chunk, holds another number of rows, or fails its checksum.
+    """
+    path = self._path(i)
+    try:
+      arrays = self._read(path, i, rows)
+    except _Corrupt as e:
+      raise ValueError(
+          f"checkpoint file {path!r} {e}. Delete this file to recompute its chunk, or "
+          "use another checkpoint_dir.") from None
     return jax.tree_util.tree_unflatten(self.treedef, arrays)
+
+  def _read(self, path, i, rows):
+    try:
+      with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. numpy's warnings on odd headers
+        with np.load(path, allow_pickle=False) as data:
+          if not isinstance(data, np.lib.npyio.NpzFile):
+            raise _Corrupt("is not an .npz archive")
+          if _META not in data.files:
+            raise _Corrupt("has no identity record (written by an older jaxreg or "
+                           "another program)")
+          meta = json.loads(data[_META].tobytes().decode())
+          names = [f"leaf_{k}" for k in range(len(self.leaves))]
+          if sorted(data.files) != sorted(names + [_META]):
+            raise _Corrupt(f"holds arrays {sorted(data.files)}, expected {names}")
+          arrays = [data[name] for name in names]
+    except _Corrupt:
+      raise
+    except (EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError,
+            UnicodeDecodeError, pickle.UnpicklingError, Warning) as e:
+      raise _Corrupt(f"is unreadable ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+      raise _Corrupt(f"has an unknown identity record {meta!r}")
+    if meta.get("sweep") != self.sweep_id:
+      raise _Corrupt("belongs to another sweep (it was copied from another directory)")
+    if meta.get("chunk") != i:
+      raise _Corrupt(f"holds chunk {meta.get('chunk')}, not chunk {i} (files were renamed "
+                     "or swapped)")
+    if meta.get("rows") != rows:
+      raise _Corrupt(f"holds {meta.get('rows')} rows, but chunk {i} has {rows}")
+    for k, (x, (shape, dtype)) in enumerate(zip(arrays, self.leaves)):
+      want = np.dtype(jnp.dtype(dtype))
+      if x.dtype != want:
+        if x.dtype.itemsize != want.itemsize or x.dtype.kind not in "V" + want.kind:
+          raise _Corrupt(f"leaf {k} has dtype {x.dtype}, expected {want}")
+        arrays[k] = x = x.view(want)  # e.g. bfloat16, which .npz stores as raw bytes
+      if x.shape != (rows, *shape):
+        raise _Corrupt(f"leaf {k} has shape {x.shape}, expected {(rows, *shape)}")
+    if self._digest(arrays) != meta.get("sha256"):
+      raise _Corrupt("does not match its checksum: its data was altered or damaged")
+    return arrays

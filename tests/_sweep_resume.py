@@ -3,7 +3,8 @@
 Usage: python tests/_sweep_resume.py CHECKPOINT_DIR OUT.npz
 
 Each chunk sleeps on the host (a callback) so that a test can kill the
-process between chunks. Prints "computed K" (the number of chunks this run
+process between chunks; the callback's Python code is outside the traced
+program, so the sweep names its computation with ``checkpoint_key``. Prints "computed K" (the number of chunks this run
 computed rather than loaded) before exiting.
 """
 
@@ -52,7 +53,8 @@ def main():
   X = jax.random.normal(kx, (40, 6))
   y = X @ jnp.arange(6.0) + 0.1 * jax.random.normal(ky, (40,))
   pens = jr.L1(jnp.logspace(-3, 0, N_ALPHAS))
-  res = jr.sweep(train, pens, kw, X, y, chunk_size=CHUNK, checkpoint_dir=ckpt)
+  res = jr.sweep(train, pens, kw, X, y, chunk_size=CHUNK, checkpoint_dir=ckpt,
+                 checkpoint_key="tests/_sweep_resume.py:train")
   np.savez(out, w=np.asarray(res["w"]), losses=np.asarray(res["losses"]))
   print(f"computed {calls[0]}", flush=True)
 

@@ -308,10 +308,10 @@ def test_checkpoint_resume_skips_finished_chunks(tmp_path):
   ckpt = tmp_path / "run"
   first = jr.sweep(_ista, pens, X, y, chunk_size=3, checkpoint_dir=ckpt)
   _assert_tree_equal(first, jr.sweep(_ista, pens, X, y, chunk_size=3))
-  files = sorted(os.listdir(ckpt))
+  files = sorted(f for f in os.listdir(ckpt) if not f.startswith("."))  # not the lock
   assert files == ["chunk_00000.npz", "chunk_00001.npz", "chunk_00002.npz", "manifest.json"]
   with np.load(ckpt / "chunk_00002.npz", allow_pickle=False) as last:
-    assert sorted(last.files) == ["leaf_0", "leaf_1"] and last["leaf_1"].shape == (1, 5)
+    assert sorted(last.files) == ["leaf_0", "leaf_1", "meta"] and last["leaf_1"].shape == (1, 5)
   manifest = json.loads((ckpt / "manifest.json").read_text())
   assert manifest["chunk_size"] == 3 and manifest["n_items"] == 7
 
@@ -333,13 +333,13 @@ def test_checkpoint_of_another_sweep_is_refused(tmp_path):
   before = {f: (ckpt / f).read_bytes() for f in os.listdir(ckpt)}
 
   def other_fn(pen, X, y):
-    return _ista(pen, X, y)
+    return _ista(pen, X, y, steps=39)
 
   cases = [
       ((_ista, jr.L1(jnp.logspace(-3, 1, 6)), X, y), {"chunk_size": 3}, "batch.fingerprint"),
       ((_ista, jr.L2(jnp.logspace(-3, 0, 6)), X, y), {"chunk_size": 3}, "batch.structure"),
       ((_ista, pens, X, y), {"chunk_size": 2}, "chunk_size"),
-      ((other_fn, pens, X, y), {"chunk_size": 3}, "function"),
+      ((other_fn, pens, X, y), {"chunk_size": 3}, "function.program"),
       ((_ista, pens, X, y + 1), {"chunk_size": 3}, "args.fingerprint"),
       ((_ista, pens, X, y, 12), {"chunk_size": 3}, "args"),
   ]
