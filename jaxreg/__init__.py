@@ -15,7 +15,7 @@ from jaxreg.constraints import Constraint, L1Ball, L2Ball, LinfBall
 from jaxreg.implicit import implicit_solution
 from jaxreg.penalties import ElasticNet, GroupLasso, L1, L2, Lp, Penalty
 from jaxreg.sweep import sweep
-from jaxreg.transforms import add_penalty_gradient, project, proximal
+from jaxreg.transforms import add_penalty_gradient, checked, project, proximal
 
 __version__ = "0.1.0"
 
@@ -31,6 +31,7 @@ __all__ = [
     "Lp",
     "Penalty",
     "add_penalty_gradient",
+    "checked",
     "conventions",
     "implicit",
     "implicit_solution",

@@ -102,3 +102,120 @@ def check_float_leaves(tree: Any, name: str = "params") -> None:
 def check_step(step: Any) -> None:
   """Raises ValueError for a concrete negative proximal step."""
   check_at_least(step, "step", 0.0)
+
+
+# --- traced values -------------------------------------------------------------
+#
+# A hyperparameter that reaches the maths as a tracer (inside jit, vmap, grad,
+# optax.inject_hyperparams) cannot be checked when it is built. Two things
+# happen to it instead, both cheap (one comparison and one select on a
+# scalar): a ``checkify.debug_check``, which is a no-op unless the caller runs
+# the computation under ``jax.experimental.checkify`` (``jaxreg.checked``),
+# and an invalid value is replaced by NaN, so that a negative step or α gives
+# NaN on the affected leaves rather than a finite, wrong answer that grows
+# the weights.
+
+
+def _nan_unless(ok, value):
+  return jnp.where(ok, value, jnp.asarray(jnp.nan, jnp.result_type(value)))
+
+
+def guard(value: Any, name: str, lower: float = 0.0, upper: float | None = None) -> Any:
+  """``value`` (a leaf or an array) with entries outside [lower, upper] made NaN if traced.
+
+  Concrete values are returned unchanged: they were validated when built.
+  For a tracer, emits a ``checkify.debug_check`` naming ``name`` and replaces
+  invalid (or NaN) entries by NaN.
+  """
+  if value is None or is_concrete(value):
+    return value
+  from jax.experimental import checkify
+
+  value = jnp.asarray(value)
+  ok = value >= lower
+  if upper is not None:
+    ok = ok & (value <= upper)
+  rng = f"in [{lower:g}, {upper:g}]" if upper is not None else f">= {lower:g}"
+  checkify.debug_check(jnp.all(ok), f"{name} must be {rng} and not NaN, got {{}}", value)
+  return _nan_unless(ok, value)
+
+
+def as_step(step: Any, name: str = "step") -> Any:
+  """Validates a proximal step or learning rate: a real scalar ≥ 0, finite.
+
+  Concrete values raise ``TypeError`` (not a real number) or ``ValueError``
+  (negative, NaN, infinite, not a scalar) naming ``name``. A traced step must
+  still be a scalar of real dtype (checked at trace time); its value goes
+  through ``guard``.
+  """
+  if isinstance(step, jax.core.Tracer):
+    dtype = step.dtype
+    if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+      raise TypeError(f"{name} must be a real number, got a traced value of dtype {dtype}.")
+    if step.ndim != 0:
+      raise ValueError(f"{name} must be a scalar, got shape {step.shape}.")
+    return guard(step, name)
+  arr = as_hyperparameter(step, name)
+  if arr.ndim != 0:
+    raise ValueError(f"{name} must be a scalar, got shape {arr.shape}.")
+  check_at_least(arr, name, 0.0)
+  return arr
+
+
+def check_scalar(value: Any, name: str, hint: str = "") -> None:
+  """Raises ValueError if ``value`` (concrete or traced) is not a scalar."""
+  shape = jnp.shape(value)
+  if shape != ():
+    raise ValueError(f"{name} must be a scalar here, got shape {shape}.{hint}")
+
+
+def as_params(params: Any, name: str = "params") -> tuple[list, Any]:
+  """Flattens a parameter pytree into floating JAX arrays, naming bad leaves.
+
+  Python floats become arrays (of the default float dtype); ``None`` (no
+  leaves at all), strings and other non-numeric leaves raise ``TypeError``,
+  integer or boolean leaves too (penalties need floating parameters).
+
+  Returns:
+    (leaves as arrays, treedef).
+  """
+  if params is None:
+    raise TypeError(f"{name} must be an array or a pytree of arrays, got None.")
+  flat, treedef = jax.tree_util.tree_flatten_with_path(params)
+  leaves = []
+  for path, leaf in flat:
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is None and isinstance(leaf, (float, int)) and not isinstance(leaf, bool):
+      dtype = jnp.asarray(leaf).dtype
+    try:
+      floating = dtype is not None and jnp.issubdtype(dtype, jnp.floating)
+    except TypeError:  # a dtype JAX does not know, e.g. strings or objects.
+      floating = False
+    if not floating:
+      what = f"dtype {dtype}" if dtype is not None else type(leaf).__name__
+      raise TypeError(
+          f"{name}{path_str(path)} must be a floating point array, got {what}; penalties need "
+          "floating point parameters (cast with .astype(jnp.float32) or float64).")
+    leaves.append(leaf if isinstance(leaf, (jax.Array, jax.core.Tracer)) else jnp.asarray(leaf))
+  return leaves, treedef
+
+
+def check_same_shapes(tree: Any, name: str, ref: Any, ref_name: str) -> None:
+  """Raises ValueError naming the first leaf path where ``tree`` and ``ref`` differ
+  in structure or shape (e.g. updates vs params in an optax chain)."""
+  t_flat, t_def = jax.tree_util.tree_flatten_with_path(tree)
+  r_flat, r_def = jax.tree_util.tree_flatten_with_path(ref)
+  if t_def != r_def:
+    t_paths = [path_str(p) for p, _ in t_flat]
+    r_paths = [path_str(p) for p, _ in r_flat]
+    extra = [p for p in t_paths if p not in r_paths]
+    missing = [p for p in r_paths if p not in t_paths]
+    detail = (f"{name}{extra[0]} is not in {ref_name}" if extra else
+              f"{ref_name}{missing[0]} has no entry in {name}" if missing else
+              f"the containers differ ({t_def} vs {r_def})")
+    raise ValueError(f"{name} and {ref_name} must have the same structure: {detail}.")
+  for (path, a), (_, b) in zip(t_flat, r_flat):
+    if jnp.shape(a) != jnp.shape(b):
+      raise ValueError(
+          f"{name}{path_str(path)} has shape {jnp.shape(a)} but "
+          f"{ref_name}{path_str(path)} has shape {jnp.shape(b)}.")

@@ -6,7 +6,14 @@ same problem for matching (α, C): C is the norm of the penalized solution and
 whose radius is a leaf (batched radii are vmapped like batched α), with
 ``.project(params)``: the Euclidean projection of the (selected leaves of
 the) parameter pytree onto the ball, all selected leaves taken together as
-one vector. The projections are optax's (``optax.projections``).
+one vector. The projections are optax's (``optax.projections``), computed
+in at least float32; a radius of 0 projects onto {0}.
+
+What is checked, and when: a negative, NaN or infinite radius raises
+``ValueError`` when the constraint is built from concrete numbers; a batch of
+radii is applied with ``jax.vmap`` (calling ``project`` with a non-scalar
+radius raises ``ValueError``). A traced radius that is negative or NaN makes
+the projected leaves NaN, and raises under ``jaxreg.checked``.
 
 =================  ========================================  ===========================
 constraint         set                                       projection
@@ -31,6 +38,7 @@ import optax
 
 from jaxreg import _checks
 from jaxreg import masks as _masks
+from jaxreg.penalties import _pow2_scale
 
 __all__ = ["Constraint", "L1Ball", "L2Ball", "LinfBall"]
 
@@ -68,8 +76,11 @@ class Constraint:
     return f"{type(self).__name__}(radius={self.radius!r}, mask={self.mask!r})"
 
   def _split(self, params):
-    _checks.check_float_leaves(params)
-    leaves, treedef = jax.tree_util.tree_flatten(params)
+    leaves, treedef = _checks.as_params(params)
+    _checks.check_scalar(
+        self.radius, "radius",
+        " A constraint holding a batch of radii is applied with jax.vmap, which maps over "
+        "their leading axis.")
     flags = _masks.resolve(self.mask, params)
     return leaves, treedef, flags
 
@@ -79,7 +90,10 @@ class Constraint:
     flat = [jnp.ravel(x) for x, f in zip(leaves, flags) if f]
     if not flat:
       return jnp.zeros(())
-    return jnp.linalg.norm(jnp.concatenate(flat), ord=self._ord)
+    v = jnp.concatenate(flat)
+    v = v.astype(jnp.promote_types(v.dtype, jnp.float32))
+    inv, s = _pow2_scale(v)
+    return (jnp.linalg.norm(v * inv, ord=self._ord) * s).reshape(()).astype(flat[0].dtype)
 
   def project(self, params: Any) -> Any:
     """Euclidean projection of the selected leaves onto the ball.
@@ -96,10 +110,19 @@ class Constraint:
     if chosen:
       # optax's projections mix in default-precision constants, so with
       # float64 enabled a float32 tree would come back (partly) float64 and
-      # break their lax.cond; project in one common dtype, then cast back.
+      # break their lax.cond; project in one common dtype (at least float32),
+      # then cast back.
       dtype = jnp.promote_types(jnp.result_type(*chosen), jnp.result_type(float))
-      radius = jnp.asarray(self.radius, dtype)
-      projected = type(self)._projection([x.astype(dtype) for x in chosen], radius)
+      dtype = jnp.promote_types(dtype, jnp.float32)
+      xs = [x.astype(dtype) for x in chosen]
+      radius = jnp.asarray(_checks.guard(self.radius, "radius"), dtype)
+      # Radius 0 is handled apart: optax's ℓ1 projection divides by it (0/0).
+      # A stand-in radius of 1 keeps that branch's derivatives finite; a NaN
+      # (invalid traced) radius stays NaN.
+      positive = radius > 0
+      projected = type(self)._projection(xs, jnp.where(positive, radius, 1.0))
+      projected = [jnp.where(positive, y, jnp.where(radius == 0, 0.0, y * radius))
+                   for y in projected]
       projected = iter([y.astype(x.dtype) for x, y in zip(chosen, projected)])
       leaves = [next(projected) if f else x for x, f in zip(leaves, flags)]
     return jax.tree_util.tree_unflatten(treedef, leaves)

@@ -27,8 +27,12 @@ References:
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
+
+from jaxreg import _checks
 
 __all__ = ["prox_lp"]
 
@@ -122,6 +126,12 @@ def prox_lp(x: jax.Array, c: jax.Array, p: float) -> jax.Array:
     c: the product step·α (≥ 0), broadcastable to ``x``.
     p: the exponent, a Python number > 0 (static: it selects the algorithm).
 
+  Raises:
+    TypeError: ``x`` is not a floating array, or ``p`` not a Python number.
+    ValueError: ``p`` ≤ 0, a concrete ``c`` negative or NaN, or ``c`` does not
+      broadcast to ``x``'s shape. A traced negative or NaN ``c`` gives NaN
+      (an error under ``jaxreg.checked``).
+
   Returns:
     The global minimiser, same shape and dtype as ``x``. Exactly 0 where the
     minimiser is 0; ``x`` itself where c = 0.
@@ -131,16 +141,36 @@ def prox_lp(x: jax.Array, c: jax.Array, p: float) -> jax.Array:
     >>> prox_lp(jnp.array([3.0, 0.5]), 1.0, 1.0)   # soft-thresholding
     Array([2., 0.], dtype=float32)
   """
+  if isinstance(p, jax.core.Tracer) or not isinstance(p, numbers.Real) or isinstance(p, bool):
+    raise TypeError(f"p must be a Python number > 0 (it is static), got {type(p).__name__}.")
+  if not (p > 0 and p < float("inf")):
+    raise ValueError(f"p must be a finite number > 0, got {p!r}.")
+  p = float(p)
+  if x is None or isinstance(x, str):
+    raise TypeError(f"x must be a floating point array, got {type(x).__name__}.")
   x = jnp.asarray(x)
+  if not jnp.issubdtype(x.dtype, jnp.floating):
+    raise TypeError(f"x must be a floating point array, got dtype {x.dtype}.")
+  c = _checks.guard(_checks.as_hyperparameter(c, "c"), "c")
+  _checks.check_at_least(c, "c", 0.0)
+  if jnp.broadcast_shapes(jnp.shape(c), x.shape) != x.shape:
+    raise ValueError(f"c of shape {jnp.shape(c)} does not broadcast to x of shape {x.shape}.")
+  dtype = x.dtype
+  # Half types are solved in float32 (the bisection's bracket and the cubic's
+  # constants need more than float16's 11 bits), then rounded once.
+  x = x.astype(jnp.promote_types(dtype, jnp.float32))
   c = jnp.asarray(c, x.dtype)
   a = jnp.abs(x)
   sign = jnp.sign(x)
   if p == 1:
-    return sign * jnp.maximum(a - c, 0.0)
+    return (sign * jnp.maximum(a - c, 0.0)).astype(dtype)
   if p == 2:
-    return x / (1.0 + c)
+    return (x / (1.0 + c)).astype(dtype)
   if p == 0.5:
     mag = _magnitude_half(a, c)
   else:
     mag = _magnitude_general(a, c, float(p))
-  return jnp.where(c > 0, sign * mag, x).astype(x.dtype)
+  # c = 0 returns x itself; a NaN c (an invalid traced step or α) stays NaN
+  # rather than falling through to x.
+  out = jnp.where(c > 0, sign * mag, jnp.where(c == 0, x, jnp.nan))
+  return out.astype(dtype)

@@ -24,12 +24,28 @@ Each penalty has three methods: ``pen(params)`` (a scalar), ``pen.grad(params)``
 differentiable, so 0 at 0) and ``pen.prox(params, step)`` =
 argmin_z ½‖z − params‖² + step·pen(z).
 
-What is checked, and when: α < 0, l1_ratio outside [0, 1], p ≤ 0, negative
-weights or non-finite hyperparameters raise ``ValueError`` when the penalty is
-built from concrete numbers. A penalty built inside ``jax.jit``/``vmap`` from
-traced values cannot be checked (its numbers are unknown at trace time);
-build it from concrete values, or check them before tracing. Integer
-parameters and masks that do not match the parameters raise at trace time.
+What is checked, and when. Built from concrete numbers, a penalty raises
+``ValueError`` for α < 0, l1_ratio outside [0, 1], p ≤ 0, negative weights
+or non-finite hyperparameters, and ``TypeError`` for non-numbers (strings,
+None), each naming the argument. Applied to parameters, it raises at trace
+time, naming the argument and the leaf path, for: non-floating or
+non-numeric leaves (a Python float leaf is fine), a non-scalar α or
+l1_ratio (a batch of K penalties is applied with ``jax.vmap`` or
+``jr.sweep``, where each sees a scalar; called directly it would broadcast
+against the parameters), weights that do not broadcast to their leaf
+without changing its shape, and a ``step`` that is not a finite real scalar
+≥ 0. A hyperparameter or step that is *traced* (inside ``jit``/``vmap``/
+``grad``, or kept in ``optax.inject_hyperparams``' state) cannot be checked
+when it is traced: if invalid it makes the leaves it touches NaN, never a
+finite wrong answer, and under ``jaxreg.checked`` it raises instead.
+
+Precision: half-precision leaves (float16, bfloat16) are computed in
+float32 and rounded once to their dtype. Values, norms and block prox of
+``L2``, ``ElasticNet`` and ``GroupLasso`` scale by a power of two near max|x|
+first, so they do not overflow where the result is representable (``L2(1e-4)``
+of a float16 leaf holding 300 is 4.5). The value is returned in the
+parameters' dtype; one beyond that dtype's range is inf, as any result of
+that dtype would be (cast the parameters up if that matters).
 """
 
 from __future__ import annotations
@@ -71,11 +87,51 @@ def _abs_pow_jvp(primals, tangents):
   return value, dvalue_dx * dx + dvalue_dp * dp
 
 
+def _pow2_scale(x, axis=None):
+  """(1/s, s) for s = 2ᵉ ≈ max|x| over ``axis`` (kept); constants for autodiff.
+
+  Multiplying by 1/s before squaring keeps sums of squares in range, as a
+  robust ``hypot`` does; the results are invariant in s, so it needs no
+  derivative. A power of two makes the scaling exact, and e is clipped so
+  that both s and 1/s are normal numbers: CPUs flush subnormals to zero, and
+  XLA divides by multiplying with the reciprocal, so x / max|x| itself is 0
+  for max|x| ≈ 3e38 in float32. 1/s = s = 1 for x = 0.
+  """
+  info = jnp.finfo(x.dtype)
+  m = jax.lax.stop_gradient(jnp.max(jnp.abs(x), axis=axis, keepdims=True))
+  _, e = jnp.frexp(m)
+  e = jnp.clip(e, info.minexp + 2, info.maxexp - 2)
+  one = jnp.ones((), x.dtype)
+  return jnp.ldexp(one, -e), jnp.ldexp(one, e)
+
+
 def _safe_norm(x, axis):
-  """‖x‖₂ over ``axis`` whose gradient at 0 is 0 rather than NaN."""
-  sq = jnp.sum(x * x, axis=axis, keepdims=True)
+  """‖x‖₂ over ``axis`` (kept), scaled so that it neither overflows nor
+  underflows where the norm itself is representable, and whose gradient at 0
+  is 0 rather than NaN."""
+  inv, s = _pow2_scale(x, axis)
+  y = x * inv
+  sq = jnp.sum(y * y, axis=axis, keepdims=True)
   nz = sq > 0
-  return jnp.where(nz, jnp.sqrt(jnp.where(nz, sq, 1.0)), 0.0)
+  return jnp.where(nz, s * jnp.sqrt(jnp.where(nz, sq, 1.0)), 0.0)
+
+
+def _half_sum_squares(coef, x, w=None):
+  """coef/2 · Σ wᵢxᵢ², computed as ((coef/2·s)·s)·Σ wᵢ(xᵢ/s)² with s ≈ max|x|.
+
+  Every intermediate stays below the result (up to the factor Σ wᵢ(xᵢ/s)²),
+  so the value is finite whenever it is representable, where squaring first
+  would overflow (x ≈ 1e20 in float32 with a small α, or 300 in float16).
+  """
+  inv, s = _pow2_scale(x)
+  y = x * inv
+  total = jnp.sum(y * y if w is None else w * y * y)
+  return ((0.5 * coef * s) * s).reshape(()) * total
+
+
+def _compute_dtype(dtype):
+  """Half types (float16, bfloat16) are computed in float32, others as they are."""
+  return jnp.promote_types(dtype, jnp.float32) if jnp.finfo(dtype).bits < 32 else jnp.dtype(dtype)
 
 
 class Penalty:
@@ -142,31 +198,58 @@ class Penalty:
   def _prox_leaf(self, x, step, leaf_hp):
     raise NotImplementedError
 
-  def _leaf_hyperparams(self, params) -> list:
+  def _leaf_hyperparams(self, params, leaves, flags) -> list:
     """Per-leaf hyperparameters (e.g. L1 weights); None where not used."""
-    return [None] * len(jax.tree_util.tree_leaves(params))
+    return [None] * len(leaves)
 
   # --- pytree plumbing --------------------------------------------------------
+  _batch_hint = (" A penalty holding a batch of values is applied with jax.vmap (or "
+                 "jr.sweep), which maps over their leading axis; called directly on "
+                 "params it would broadcast them against the parameters.")
+
+  def _scalar_fields(self) -> tuple[str, ...]:
+    """Leaf fields that must be scalars where the penalty is applied."""
+    return tuple(f for f in self._leaf_fields if f != "weights")
+
+  def _guarded(self) -> "Penalty":
+    """A copy whose traced hyperparameters are checked (see ``_checks.guard``)."""
+    pen = object.__new__(type(self))
+    for f in self._init_fields():
+      object.__setattr__(pen, f, getattr(self, f))
+    object.__setattr__(pen, "alpha", _checks.guard(self.alpha, "alpha"))
+    return pen
+
   def _selected(self, params):
-    _checks.check_float_leaves(params)
-    leaves, treedef = jax.tree_util.tree_flatten(params)
+    leaves, treedef = _checks.as_params(params)
+    for f in self._scalar_fields():
+      _checks.check_scalar(getattr(self, f), f, self._batch_hint)
     flags = _masks.resolve(self.mask, params)
-    return leaves, treedef, flags, self._leaf_hyperparams(params)
+    hps = self._leaf_hyperparams(params, leaves, flags)
+    return self._guarded(), leaves, treedef, flags, hps
 
   def __call__(self, params: Any) -> jax.Array:
-    """The penalty's value: a scalar (summed over the selected leaves)."""
-    leaves, _, flags, hps = self._selected(params)
-    terms = [self._value_leaf(x, hp) for x, f, hp in zip(leaves, flags, hps) if f]
-    if not terms:
+    """The penalty's value: a scalar (summed over the selected leaves).
+
+    Half-precision leaves (float16, bfloat16) are accumulated in float32 and
+    the sum is rounded once to the parameters' dtype: a value beyond that
+    dtype's range (65504 for float16) is inf there, as any float16 result
+    would be. Norms and sums of squares are scaled by max|x| first, so they
+    do not overflow where the value itself is representable.
+    """
+    pen, leaves, _, flags, hps = self._selected(params)
+    chosen = [(x, hp) for x, f, hp in zip(leaves, flags, hps) if f]
+    if not chosen:
       dtype = leaves[0].dtype if leaves else jnp.result_type(float)
       return jnp.zeros((), dtype)
-    return sum(terms[1:], terms[0])
+    terms = [pen._value_leaf(x.astype(_compute_dtype(x.dtype)), hp) for x, hp in chosen]
+    out_dtype = jnp.result_type(*[x.dtype for x, _ in chosen])
+    return sum(terms[1:], terms[0]).astype(out_dtype)
 
   def grad(self, params: Any) -> Any:
     """∇ penalty(params), with the minimum-norm subgradient where it is not
     differentiable (0 at 0); zeros on leaves the mask leaves out."""
-    leaves, treedef, flags, hps = self._selected(params)
-    out = [self._grad_leaf(x, hp) if f else jnp.zeros_like(x)
+    pen, leaves, treedef, flags, hps = self._selected(params)
+    out = [_in_compute_dtype(pen._grad_leaf, x, hp) if f else jnp.zeros_like(x)
            for x, f, hp in zip(leaves, flags, hps)]
     return jax.tree_util.tree_unflatten(treedef, out)
 
@@ -175,15 +258,25 @@ class Penalty:
 
     Args:
       params: the point, a parameter pytree.
-      step: the step size s ≥ 0 (a learning rate); s = 0 gives ``params``.
+      step: the step size s ≥ 0 (a learning rate), a real scalar; s = 0 gives
+        ``params``. A concrete negative, NaN, infinite or non-scalar step
+        raises ``ValueError`` (a string or None ``TypeError``). A traced step
+        cannot be checked when traced: a negative or NaN one makes the
+        selected leaves NaN, and raises under ``jaxreg.checked``.
     """
-    _checks.check_step(step)
-    leaves, treedef, flags, hps = self._selected(params)
-    out = [self._prox_leaf(x, step, hp) if f else x for x, f, hp in zip(leaves, flags, hps)]
+    step = _checks.as_step(step)
+    pen, leaves, treedef, flags, hps = self._selected(params)
+    out = [_in_compute_dtype(lambda x, hp: pen._prox_leaf(x, step, hp), x, hp) if f else x
+           for x, f, hp in zip(leaves, flags, hps)]
     return jax.tree_util.tree_unflatten(treedef, out)
 
   def _alpha(self, x):
     return jnp.asarray(self.alpha, x.dtype)
+
+
+def _in_compute_dtype(fn, x, hp):
+  """fn(x, hp) computed in float32 for half-precision x, returned in x's dtype."""
+  return fn(x.astype(_compute_dtype(x.dtype)), hp).astype(x.dtype)
 
 
 def _init_alpha(alpha):
@@ -211,22 +304,48 @@ def _init_weights(weights, alpha):
 class _Weighted(Penalty):
   """Shared by penalties with per-coordinate weights vᵢ (``L1``, ``L2``)."""
 
-  def _leaf_hyperparams(self, params):
-    n = len(jax.tree_util.tree_leaves(params))
+  def _leaf_hyperparams(self, params, leaves, flags):
+    n = len(leaves)
     if self.weights is None:
       return [None] * n
-    wleaves = jax.tree_util.tree_leaves(self.weights)
-    if len(wleaves) == 1 and jnp.ndim(wleaves[0]) == 0:
-      return wleaves * n
-    flags = _masks.resolve(self.mask, params)
-    if len(wleaves) == n:
-      return wleaves
-    if len(wleaves) == sum(flags):
-      it = iter(wleaves)
-      return [next(it) if f else None for f in flags]
-    raise ValueError(
-        f"weights has {len(wleaves)} leaves but params has {n} "
-        f"({sum(flags)} selected by the mask); give one weight array per leaf.")
+    wflat = jax.tree_util.tree_flatten_with_path(self.weights)[0]
+    if len(wflat) == 1 and jnp.ndim(wflat[0][1]) == 0:
+      return [wflat[0][1]] * n
+    if len(wflat) == n:
+      hps = [w for _, w in wflat]
+      wpaths = [p for p, _ in wflat]
+    elif len(wflat) == sum(flags):
+      it = iter(wflat)
+      pairs = [next(it) if f else (None, None) for f in flags]
+      hps = [w for _, w in pairs]
+      wpaths = [p for p, _ in pairs]
+    else:
+      raise ValueError(
+          f"weights has {len(wflat)} leaves but params has {n} "
+          f"({sum(flags)} selected by the mask); give one weight array per leaf.")
+    ppaths = [p for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+    for x, f, w, wpath, ppath in zip(leaves, flags, hps, wpaths, ppaths):
+      if not f or w is None:
+        continue
+      try:
+        fits = jnp.broadcast_shapes(jnp.shape(w), x.shape) == x.shape
+      except ValueError:
+        fits = False
+      if not fits:
+        batch = (" With a batch of α the weights carry the batch axis first; apply the "
+                 "penalty with jax.vmap." if jnp.ndim(self.alpha) else "")
+        raise ValueError(
+            f"weights{_checks.path_str(wpath)} has shape {jnp.shape(w)}, which does not "
+            f"broadcast to params{_checks.path_str(ppath)} of shape {x.shape} without changing "
+            f"that shape.{batch}")
+    return hps
+
+  def _guarded(self):
+    pen = super()._guarded()
+    if self.weights is not None:
+      object.__setattr__(pen, "weights", jax.tree_util.tree_map(
+          lambda w: _checks.guard(w, "weights"), self.weights))
+    return pen
 
   def _w(self, x, hp):
     return 1.0 if hp is None else jnp.asarray(hp, x.dtype)
@@ -267,7 +386,8 @@ class L1(_Weighted):
     self._set(alpha=alpha, weights=_init_weights(weights, alpha), mask=_masks.normalize(mask))
 
   def _value_leaf(self, x, hp):
-    return self._alpha(x) * jnp.sum(self._w(x, hp) * jnp.abs(x))
+    # α inside the sum: a large sum times a small α is then not an overflow.
+    return jnp.sum(self._alpha(x) * self._w(x, hp) * jnp.abs(x))
 
   def _grad_leaf(self, x, hp):
     return self._alpha(x) * self._w(x, hp) * jnp.sign(x)
@@ -310,7 +430,8 @@ class L2(_Weighted):
     self._set(alpha=alpha, weights=_init_weights(weights, alpha), mask=_masks.normalize(mask))
 
   def _value_leaf(self, x, hp):
-    return 0.5 * self._alpha(x) * jnp.sum(self._w(x, hp) * x * x)
+    w = None if hp is None else self._w(x, hp)
+    return _half_sum_squares(self._alpha(x), x, w)
 
   def _grad_leaf(self, x, hp):
     return self._alpha(x) * self._w(x, hp) * x
@@ -362,7 +483,12 @@ class ElasticNet(Penalty):
 
   def _value_leaf(self, x, hp):
     a1, a2 = self._parts(x)
-    return a1 * jnp.sum(jnp.abs(x)) + 0.5 * a2 * jnp.sum(x * x)
+    return jnp.sum(a1 * jnp.abs(x)) + _half_sum_squares(a2, x)
+
+  def _guarded(self):
+    pen = super()._guarded()
+    object.__setattr__(pen, "l1_ratio", _checks.guard(self.l1_ratio, "l1_ratio", 0.0, 1.0))
+    return pen
 
   def _grad_leaf(self, x, hp):
     a1, a2 = self._parts(x)
@@ -482,21 +608,27 @@ class GroupLasso(Penalty):
     return tuple(a % x.ndim for a in axes)
 
   def _selected(self, params):
-    leaves, treedef, flags, hps = super()._selected(params)
+    out = super()._selected(params)
+    _, _, _, flags, _ = out
     for (path, x), f in zip(jax.tree_util.tree_flatten_with_path(params)[0], flags):
       if f:
         try:
-          self._axes(x)
+          self._axes(jnp.asarray(x))
         except ValueError as e:
           raise ValueError(f"GroupLasso at params{_checks.path_str(path)}: {e}") from None
-    return leaves, treedef, flags, hps
+    return out
 
   def _weight(self, x):
     size = math.prod(x.shape[a] for a in self._axes(x)) if x.ndim else 1
     return self._alpha(x) * jnp.sqrt(jnp.asarray(size, x.dtype))
 
   def _value_leaf(self, x, hp):
-    return self._weight(x) * jnp.sum(_safe_norm(x, self._axes(x)))
+    # The weight multiplies each group's norm before the sum over groups, and
+    # the scale of the norm is applied last: α√|g|‖x_g‖ stays finite when
+    # ‖x_g‖ alone would not be.
+    axes = self._axes(x)
+    inv, s = _pow2_scale(x, axes)
+    return jnp.sum((self._weight(x) * _safe_norm(x * inv, axes)) * s)
 
   def _grad_leaf(self, x, hp):
     norm = _safe_norm(x, self._axes(x))

@@ -16,6 +16,32 @@ scale_by_learning_rate(η))``                                   decay, exactly `
 ``chain(sgd(η), project(L1Ball(C)))``                          w ← Π_{‖w‖₁≤C}(w − η∇loss): projected gradient
 ============================================================  ==========================================
 
+What is checked, and when. Concrete arguments are checked when a transform
+is built (a negative, NaN, infinite or non-scalar learning rate raises
+``ValueError``, a string ``TypeError``), and every ``update`` checks that
+``updates`` and ``params`` have the same structure and leaf shapes, naming
+the first leaf that differs. Values that are *traced* when they reach the
+maths — a schedule's value inside ``jax.jit``, a hyperparameter that
+``optax.inject_hyperparams`` keeps in its state, a penalty passed as a jitted
+argument — cannot be checked then. jaxreg never lets them give a finite wrong
+answer: a negative or NaN learning rate, step, α, radius or weight, or an
+l1_ratio outside [0, 1], turns the leaves it touches into NaN (which
+``optax.apply_if_finite`` skips and ``jax_debug_nans`` reports). To get an
+error naming the value instead, run the step under :func:`checked`, which
+uses ``jax.experimental.checkify``:
+
+>>> import jax, jax.numpy as jnp, optax, jaxreg as jr
+>>> tx = optax.inject_hyperparams(
+...     lambda alpha: optax.chain(jr.add_penalty_gradient(jr.L2(alpha)), optax.sgd(0.1)))(alpha=0.1)
+>>> params = {"w": jnp.ones(3)}
+>>> state = tx.init(params)
+>>> state.hyperparams["alpha"] = jnp.asarray(-1.0)
+>>> step = jr.checked(jax.jit(tx.update))
+>>> step(params, state, params)
+Traceback (most recent call last):
+  ...
+jax._src.checkify.JaxRuntimeError: alpha must be >= 0 and not NaN, got -1.0...
+
 References:
   Loshchilov & Hutter (2019), "Decoupled weight decay regularization".
   Parikh & Boyd (2014), "Proximal algorithms".
@@ -23,7 +49,8 @@ References:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Union
+import functools
+from typing import Any, Callable, NamedTuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -34,16 +61,64 @@ from jaxreg.constraints import Constraint
 from jaxreg.masks import restrict
 from jaxreg.penalties import Penalty
 
-__all__ = ["add_penalty_gradient", "proximal", "project", "ProximalState"]
+__all__ = ["add_penalty_gradient", "proximal", "project", "ProximalState", "checked"]
 
 ScalarOrSchedule = Union[float, jax.Array, optax.Schedule]
 
 
-def _need_params(params, name):
+def _need_params(updates, params, name):
   if params is None:
     raise ValueError(
         f"{name} needs the current parameters: call "
         "tx.update(updates, state, params).")
+  _checks.check_same_shapes(updates, "updates", params, "params")
+
+
+def checked(fn: Callable[..., Any], errors: Any = None) -> Callable[..., Any]:
+  r"""``fn`` with jaxreg's checks of traced values turned into errors.
+
+  jaxreg checks concrete arguments when they are given. Values that are
+  traced when they reach the maths (under ``jax.jit``, ``jax.vmap``,
+  ``optax.inject_hyperparams``…) make the leaves they touch NaN if invalid.
+  Under ``checked`` the same conditions — step, learning rate, α, weights
+  and radius ≥ 0 and not NaN, l1_ratio in [0, 1] — raise instead. It is
+  ``jax.experimental.checkify.checkify`` followed by ``err.throw()``; pass a
+  jitted ``fn`` to keep it compiled (the check adds one comparison per
+  hyperparameter).
+
+  Args:
+    fn: any function, typically a jitted training step.
+    errors: the ``checkify`` error set; default ``checkify.user_checks``
+      (jaxreg's checks). ``checkify.user_checks | checkify.nan_checks`` also
+      reports the first operation that makes a NaN.
+
+  Returns:
+    A function with ``fn``'s signature and outputs that raises
+    ``checkify.JaxRuntimeError`` (a ``ValueError``) naming the invalid value.
+
+  Example:
+    >>> import jax, jax.numpy as jnp, jaxreg as jr
+    >>> prox = jr.checked(jax.jit(lambda s: jr.L1(0.5).prox(jnp.ones(2), s)))
+    >>> prox(0.5)
+    Array([0.75, 0.75], dtype=float32)
+    >>> prox(-0.5)
+    Traceback (most recent call last):
+      ...
+    jax._src.checkify.JaxRuntimeError: step must be >= 0 and not NaN, got -0.5...
+  """
+  from jax.experimental import checkify
+
+  if not callable(fn):
+    raise TypeError(f"fn must be callable, got {type(fn).__name__}.")
+  checkified = checkify.checkify(fn, errors=checkify.user_checks if errors is None else errors)
+
+  @functools.wraps(fn)
+  def wrapper(*args, **kwargs):
+    err, out = checkified(*args, **kwargs)
+    err.throw()
+    return out
+
+  return wrapper
 
 
 def _check_type(obj, cls, name, what):
@@ -86,7 +161,7 @@ def add_penalty_gradient(penalty: Penalty, mask: Any = None
 
   def update_fn(updates, state, params=None, **extra_args):
     del extra_args
-    _need_params(params, "add_penalty_gradient")
+    _need_params(updates, params, "add_penalty_gradient")
     grad = restrict(penalty, mask).grad(params)
     updates = jax.tree_util.tree_map(lambda u, g: u + g.astype(u.dtype), updates, grad)
     return updates, state
@@ -125,7 +200,10 @@ def proximal(penalty: Penalty, learning_rate: ScalarOrSchedule, mask: Any = None
 
   Args:
     penalty: a jaxreg penalty.
-    learning_rate: η ≥ 0, a number or an optax schedule ``count -> η``.
+    learning_rate: η ≥ 0, a real scalar or an optax schedule ``count -> η``.
+      A schedule's value is checked at each step: concrete (outside
+      ``jit``) it raises ``ValueError`` when negative or NaN; traced, see the
+      module docstring (NaN leaves, or an error under ``checked``).
     mask: optional further mask; unselected leaves get the plain update.
 
   Returns:
@@ -134,7 +212,7 @@ def proximal(penalty: Penalty, learning_rate: ScalarOrSchedule, mask: Any = None
   """
   _check_type(penalty, Penalty, "proximal", "penalty")
   if not callable(learning_rate):
-    _checks.check_at_least(learning_rate, "learning_rate", 0.0)
+    learning_rate = _checks.as_step(learning_rate, "learning_rate")
 
   def init_fn(params):
     del params
@@ -142,8 +220,8 @@ def proximal(penalty: Penalty, learning_rate: ScalarOrSchedule, mask: Any = None
 
   def update_fn(updates, state, params=None, **extra_args):
     del extra_args
-    _need_params(params, "proximal")
-    step = _learning_rate(learning_rate, state.count)
+    _need_params(updates, params, "proximal")
+    step = _checks.as_step(_learning_rate(learning_rate, state.count), "learning_rate")
     moved = optax.apply_updates(params, updates)
     new = restrict(penalty, mask).prox(moved, step)
     updates = jax.tree_util.tree_map(lambda n, p: n - p, new, params)
@@ -178,7 +256,7 @@ def project(constraint: Constraint, mask: Any = None
 
   def update_fn(updates, state, params=None, **extra_args):
     del extra_args
-    _need_params(params, "project")
+    _need_params(updates, params, "project")
     moved = optax.apply_updates(params, updates)
     new = restrict(constraint, mask).project(moved)
     updates = jax.tree_util.tree_map(lambda n, p: n - p, new, params)
