@@ -234,6 +234,8 @@ def read_csv(path: str, target: str, *, sep: Optional[str] = None, index_col: st
     raise CLIError(f"{path!r} needs at least 3 complete data rows, found {data.shape[0]}.")
   t = names_all.index(target)
   names = [h for k, h in enumerate(names_all) if k != t]
+  if not names:
+    raise CLIError(f"{path!r} has no feature columns besides {target!r}.")
   return np.delete(data, t, axis=1), data[:, t], names
 
 
@@ -474,8 +476,8 @@ cv=KFold(K) and the same grid. With --standardize, α is on the standardized
 scale (LassoCV on StandardScaler().fit_transform(X)); coefficients are always
 reported in the units of the CSV.
 
-outputs in OUT: path.png, coefficients.csv, cv.csv. OUT is checked before the
-computation. If OUT does not exist it is created in one rename of a finished
+outputs in DIR: path.png, coefficients.csv, cv.csv. DIR is checked before the
+computation. If DIR does not exist it is created in one rename of a finished
 temporary directory; if it exists, other files in it are kept and the outputs
 are replaced together (the old versions are restored if any replacement fails).
 
@@ -489,18 +491,19 @@ def _parser():
   sub = p.add_subparsers(dest="command", required=True)
   pp = sub.add_parser(
       "path", help="cross-validated elastic-net path of a CSV file",
-      description="Cross-validates the elastic-net path (1/(2n))‖y − Xw − b‖² + "
-      "α·r‖w‖₁ + α(1 − r)/2 ‖w‖² of a CSV file's numeric columns against a target "
-      "column, on K contiguous folds, then refits at the α of least CV error.",
+      description="Cross-validates the elastic-net path\n\n"
+      "    (1/(2n))‖y − Xw − b‖² + α·r‖w‖₁ + α(1 − r)/2 ‖w‖²\n\n"
+      "of a CSV file's numeric columns against a target column on K contiguous\n"
+      "folds, then refits on all rows at the α of least CV error.",
       epilog=_PATH_EPILOG, formatter_class=_HelpFormatter)
   # Required options default to SUPPRESS so that the help does not list
   # "default: None" for them.
-  pp.add_argument("--csv", required=True, default=argparse.SUPPRESS,
+  pp.add_argument("--csv", required=True, default=argparse.SUPPRESS, metavar="FILE",
                   help="input CSV file with a header row (UTF-8)")
-  pp.add_argument("--target", required=True, default=argparse.SUPPRESS,
+  pp.add_argument("--target", required=True, default=argparse.SUPPRESS, metavar="COLUMN",
                   help="name of the target column")
-  pp.add_argument("--out", required=True, default=argparse.SUPPRESS,
-                  help="output directory (see below)")
+  pp.add_argument("--out", required=True, default=argparse.SUPPRESS, metavar="DIR",
+                  help="output directory (see 'outputs' below)")
   pp.add_argument("--l1-ratio", type=float, default=1.0, help="r in (0, 1]; 1 = lasso")
   pp.add_argument("--cv", type=int, default=5, help="number of contiguous folds (KFold(K))")
   pp.add_argument("--n-alphas", type=int, default=100,

@@ -198,6 +198,28 @@ def test_dropna_fits_the_complete_rows(tmp_path, capsys):
   assert np.linalg.norm(ours - m.coef_) <= 2 * _coef_bound(Xk, yk, tol)
 
 
+def test_elastic_net_matches_elasticnetcv_and_hints_at_scales(tmp_path, capsys):
+  # Columns a thousand times apart in scale: the fit stays on the data as
+  # given (ElasticNetCV's α), with a note pointing at --standardize.
+  X, y = _small()
+  X = X * np.array([1.0, 1e3])
+  path = tmp_path / "scaled.csv"
+  _write_csv(path, ["a", "b", "y"], [[repr(float(v)) for v in r] + [repr(float(t))]
+                                     for r, t in zip(X, y)])
+  out, tol = tmp_path / "out", 1e-12
+  assert _run(path, out, "--l1-ratio", "0.5", "--tol", str(tol)) == 0
+  assert "--standardize" in capsys.readouterr().err
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    m = linear_model.ElasticNetCV(l1_ratio=0.5, alphas=3, cv=KFold(2), tol=tol,
+                                  max_iter=1_000_000).fit(X, y)
+  assert _chosen_alpha(out)["chosen"] == pytest.approx(m.alpha_, rel=30 * EPS)
+  coefs = _read_coefficients(out)
+  # The ridge part only adds to the strong convexity: the lasso bound holds.
+  ours = np.array([coefs["a"], coefs["b"]])
+  assert np.linalg.norm(ours - m.coef_) <= 2 * _coef_bound(X, y, tol)
+
+
 @pytest.mark.parametrize("content, message", [
     ("a,b,y\n1,x,3\n4,5,6\n7,8,9\n1,1,1\n", "column 'b' is not numeric (row 2: 'x')"),
     ("a,b,y\n1,inf,3\n4,5,6\n7,8,9\n1,1,1\n", "infinite value in row 2 column 'b'"),
@@ -205,6 +227,7 @@ def test_dropna_fits_the_complete_rows(tmp_path, capsys):
     ("a;b;y\n1,5;2;3\n4;5;6\n7;8;9\n1;1;1\n", "decimal comma"),
     ("a,,y\n1,2,3\n4,5,6\n7,8,9\n1,1,1\n", "column 2 of"),
     ("a,b,y\n1,2,3\n4,5\n7,8,9\n1,1,1\n", "row 3 of"),
+    (",y\n0,3\n1,6\n2,9\n3,1\n", "no feature columns"),
 ])
 def test_bad_data(tmp_path, capsys, content, message):
   path = tmp_path / "bad.csv"
