@@ -23,8 +23,9 @@ Outputs, in DIR:
   (needs matplotlib);
 * ``coefficients.csv``: every feature's coefficient at the chosen α and the
   intercept;
-* ``cv.csv``: the α grid with the CV mean squared error, its standard
-  deviation over folds and its standard error.
+* ``cv.csv``: the α grid (with its scale, ``data`` or ``standardized``), the
+  CV mean squared error, its standard deviation over folds (ddof 0) and its
+  standard error (that over √K), the chosen and 1-SE α marked.
 
 Input: a header row, then numeric rows. The separator (comma, semicolon, tab
 or ``|``) is detected from the first lines unless ``--sep`` names it; a
@@ -142,7 +143,8 @@ def read_csv(path: str, target: str, *, sep: Optional[str] = None, index_col: st
     >>> f = os.path.join(tempfile.mkdtemp(), "d.csv")
     >>> _ = open(f, "w").write(",a;b,y\n0,1.5,2\n1,2.5,3\n2,0.5,1\n")
     >>> X, y, names = read_csv(f, "y", note=print)
-    column 1 has no name (a pandas index, as DataFrame.to_csv writes it): left out; pass --index-col none to keep it.
+    column 1 has no name (a pandas index, as DataFrame.to_csv writes it): left out;
+    pass --index-col none to keep it.
     >>> names, X.shape
     (['a;b'], (3, 1))
   """
@@ -216,8 +218,9 @@ def read_csv(path: str, target: str, *, sep: Optional[str] = None, index_col: st
         data[i, j] = float(cell)
       except ValueError:
         hint = ""
-        if re.fullmatch(r"[+-]?\d+,\d+", cell):
-          hint = " It looks like a decimal comma: write decimal points."
+        if re.fullmatch(r"[+-]?[\d.]*\d,[\d,.]*", cell):
+          hint = (" It holds a comma: write numbers with a decimal point and no thousands "
+                  "separator.")
         raise CLIError(f"column {header[k]!r} is not numeric (row {line}: {row[k]!r})."
                        + hint) from None
       if not np.isfinite(data[i, j]):
@@ -364,8 +367,8 @@ def _figure(alphas, coefs, mse_mean, mse_se, best_alpha, alpha_1se, names, alpha
 
 _SCALE_DATA = "α on the data as given, as scikit-learn's LassoCV/ElasticNetCV"
 _SCALE_STD = ("α on standardized features (centred, divided by their standard deviation, "
-              "ddof 0), as LassoCV/ElasticNetCV on StandardScaler().fit_transform(X); on the "
-              "CSV's units the L1 term is α·r·Σⱼ σⱼ|wⱼ|, so no single data-scale α exists")
+              "ddof 0), as LassoCV/ElasticNetCV on StandardScaler().fit_transform(X); in "
+              "the CSV's units the L1 term is α·r·Σⱼ σⱼ|wⱼ|")
 
 
 def _path_command(args) -> int:
@@ -440,10 +443,12 @@ def _path_command(args) -> int:
       w.writerow(["(intercept)", repr(intercept)])
     with open(output.path("cv.csv"), "w", newline="", encoding="utf-8") as f:
       w = csv.writer(f)
-      w.writerow(["alpha", "mse_mean", "mse_std", "mse_se", "mark"])
+      w.writerow(["alpha", "alpha_scale", "mse_mean", "mse_std", "mse_se", "mark"])
+      alpha_scale = "standardized" if args.standardize else "data"
       for a, m, s, e in zip(alphas, mse_mean, mse_std, mse_se):
         mark = " ".join(t for t, v in (("chosen", best_alpha), ("1se", alpha_1se)) if a == v)
-        w.writerow([repr(float(a)), repr(float(m)), repr(float(s)), repr(float(e)), mark])
+        w.writerow([repr(float(a)), alpha_scale, repr(float(m)), repr(float(s)), repr(float(e)),
+                    mark])
     try:
       output.publish()
     except OSError as e:
@@ -457,6 +462,13 @@ def _path_command(args) -> int:
   print(f"chosen alpha: {best_alpha:.10g} (minimum CV mean squared error "
         f"{mse_mean[np.argmin(np.abs(alphas - best_alpha))]:.6g})")
   print(f"1-SE alpha: {alpha_1se:.10g} (largest α within one standard error of the minimum)")
+  if args.standardize and (sd > 0).any():
+    lo, hi = (f"{best_alpha * v:.6g}" for v in (sd[sd > 0].min(), sd[sd > 0].max()))
+    if lo == hi:
+      print(f"chosen alpha on the data as given: {lo} (α·σⱼ, equal for every feature)")
+    else:
+      print(f"in the CSV's units the chosen α weighs |wⱼ| by α·σⱼ, from {lo} to {hi} over "
+            f"the features: no single data-scale α")
   print(f"selected features at the chosen alpha: {len(selected)} of {len(names)} "
         f"(coefficients in the units of the CSV)")
   for nm, c in selected:

@@ -42,7 +42,8 @@ def _read_coefficients(out):
 def _chosen_alpha(out):
   with open(os.path.join(out, "cv.csv")) as f:
     rows = list(csv.DictReader(f))
-  return {m: float(r["alpha"]) for r in rows for m in r["mark"].split()}
+  return {m: float(r["alpha"]) for r in rows for m in r["mark"].split()} | {
+      "scale": rows[0]["alpha_scale"]}
 
 
 def _lasso_cv(X, y, n_alphas, tol):
@@ -97,6 +98,14 @@ def test_alpha_and_coefficients_match_lassocv(diabetes, tmp_path, capsys, standa
   assert marks["chosen"] == pytest.approx(m.alpha_, rel=2 * (len(y) + 10) * EPS)
   assert "1-SE alpha:" in printed and "1se" in marks
   assert ("standardized" in printed) == standardize
+  if standardize:
+    # Diabetes' columns share one standard deviation σ (to 1e-14), so the
+    # standardized fit is the raw one with α·σ: LassoCV's α on the raw data,
+    # printed to 6 digits.
+    line = next(ln for ln in printed.splitlines() if "on the data as given:" in ln)
+    raw = _lasso_cv(X, y, n_alphas, tol)
+    assert float(line.split(":")[1].split()[0]) == pytest.approx(raw.alpha_, rel=5e-6)
+  assert marks["scale"] == ("standardized" if standardize else "data")
   assert "LassoCV" in printed
 
   coefs = _read_coefficients(out)
@@ -108,10 +117,11 @@ def test_alpha_and_coefficients_match_lassocv(diabetes, tmp_path, capsys, standa
     assert np.linalg.norm(ours - m.coef_) <= bound
   ref_coef = m.coef_ / std if standardize else m.coef_
   ref_intercept = m.intercept_ - ref_coef @ mean if standardize else m.intercept_
-  # b = ȳ − x̄ᵀw: its error is at most ‖x̄‖ times the coefficients'.
+  # b = ȳ − x̄ᵀw: its error is ‖x̄‖ times the coefficients' (Cauchy–Schwarz)
+  # plus the rounding of a (p + 1)-term sum, on each side.
   x_bar = mean / std if standardize else mean
-  assert abs(coefs["(intercept)"] - ref_intercept) <= np.linalg.norm(x_bar) * bound + 1e3 * EPS * abs(
-      ref_intercept)
+  rounding = 2 * (len(names) + 2) * EPS * (abs(y.mean()) + np.abs(mean) @ np.abs(ref_coef))
+  assert abs(coefs["(intercept)"] - ref_intercept) <= np.linalg.norm(x_bar) * bound + rounding
   assert (out / "path.png").stat().st_size > 1000
 
 
@@ -224,7 +234,7 @@ def test_elastic_net_matches_elasticnetcv_and_hints_at_scales(tmp_path, capsys):
     ("a,b,y\n1,x,3\n4,5,6\n7,8,9\n1,1,1\n", "column 'b' is not numeric (row 2: 'x')"),
     ("a,b,y\n1,inf,3\n4,5,6\n7,8,9\n1,1,1\n", "infinite value in row 2 column 'b'"),
     ("a,b,y\n1,2,3\n4,5,3\n7,8,3\n1,1,3\n", "constant"),
-    ("a;b;y\n1,5;2;3\n4;5;6\n7;8;9\n1;1;1\n", "decimal comma"),
+    ("a;b;y\n1,5;2;3\n4;5;6\n7;8;9\n1;1;1\n", "decimal point and no thousands separator"),
     ("a,,y\n1,2,3\n4,5,6\n7,8,9\n1,1,1\n", "column 2 of"),
     ("a,b,y\n1,2,3\n4,5\n7,8,9\n1,1,1\n", "row 3 of"),
     (",y\n0,3\n1,6\n2,9\n3,1\n", "no feature columns"),
