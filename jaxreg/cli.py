@@ -48,7 +48,7 @@ outputs after jaxreg exits.
 
 Errors (unreadable file, missing or non-numeric column, missing values, a
 constant target, an unusable ``--out``) print one message on stderr and exit
-with status 2.
+with status 2; rows are numbered as lines of the file, the header being row 1.
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def read_csv(path: str, target: str, *, sep: Optional[str] = None, index_col: st
   Raises:
     CLIError: unreadable file, no header, missing target, unnamed column,
       non-numeric, missing or infinite cells, ragged rows, fewer than 3 rows.
+      Messages number rows as lines of the file, the header being row 1.
 
   Example:
     >>> import os, tempfile
