@@ -22,7 +22,9 @@ On top of ``jax.jit(jax.vmap(fn))`` a sweep adds what long sweeps need:
   ``jax.sharding`` (a 1-D mesh axis), so each device trains its own share.
 * ``checkpoint_dir``: each finished chunk is written to disk atomically and
   a rerun skips finished chunks, so an interrupted sweep resumes where it
-  stopped and returns bit-identical results.
+  stopped and returns bit-identical results. The sweep is identified by
+  its traced program, data and arguments, so a changed function never gets
+  an earlier sweep's rows; one sweep owns a directory at a time.
 * ``progress``: a ``tqdm`` bar over chunks showing the α range in flight.
 
 The jitted, vmapped function is cached on ``fn`` and the static structure
@@ -53,14 +55,12 @@ import hashlib
 import json
 import numbers
 import os
-import pickle
 import re
 import secrets
 import socket
 import threading
 import time
 import warnings
-import zipfile
 from typing import Any, Callable, Optional, Sequence, Union
 
 import jax
@@ -188,14 +188,56 @@ def sweep(fn: Callable[..., Any],
   **Checkpoints.** With ``checkpoint_dir`` every finished chunk is saved as
   ``chunk_XXXXX.npz`` (the flattened output leaves, no pickle) through a
   temporary file and ``os.replace``, so a file is either complete or
-  absent; a ``manifest.json`` identifies the sweep by a hash of the batch
-  (leaf bytes, shapes, dtypes, structure), the number of items, the chunk
-  size, the function (module, qualified name), its output structure,
-  shapes and dtypes, and the arguments (structure, shapes, dtypes, a hash of
-  their values, static values). A rerun with the same sweep loads finished
-  chunks and computes only the rest; a directory holding another sweep
-  raises ``ValueError`` naming what differs. Only one process may write to
-  a directory at a time.
+  absent, whenever the process is killed; files are created with mode 0o666
+  less the umask, like any other output. A rerun of the same sweep loads
+  finished chunks and computes only the rest, bit-identical to an
+  uninterrupted run on the same machine and JAX version.
+
+  *Identity.* ``manifest.json`` identifies the sweep by sha256 hashes of
+
+  * the program: the jaxpr of the jitted, vmapped ``fn`` on a chunk (every
+    primitive with its parameters, shapes, dtypes and literals) and the
+    values of its constants. A closure over a number or an array, a
+    ``functools.partial`` keyword, a module global read by ``fn``, the
+    body of ``fn`` or of anything it calls, and every static argument are
+    traced into it, so changing any of them is detected, whatever the
+    function's name (and a renamed function computing the same thing
+    resumes);
+  * the batch and the traced arguments (values, shapes, dtypes,
+    structure), the static arguments' reprs, the chunk size, the number of
+    items and the output's structure, shapes and dtypes.
+
+  A directory holding another sweep raises ``ValueError`` naming what
+  differs. Not detected: the Python code run by ``jax.pure_callback`` or
+  ``io_callback`` and the foreign code of ``jax.ffi.ffi_call``, which the
+  jaxpr only names (``jax.debug.print``/``callback`` cannot change an output
+  and are allowed); a different JAX/XLA version, backend or XLA flags, which
+  compile the same program differently (resuming warns: new and loaded rows
+  then agree to rounding, not bit for bit; a new JAX may also write the
+  program differently, which refuses to resume); nondeterminism inside
+  ``fn`` (e.g. GPU atomics). A program calling a host or foreign callback is
+  refused at the start unless ``checkpoint_key`` names the computation:
+  then the key stands in for the program, and a rerun resumes when the key
+  and everything else above match, whatever ``fn``'s code — change the key
+  whenever what ``fn`` computes changes. A key given to a directory made
+  without one vouches for it (the way to force a resume after, say, a JAX
+  upgrade) with a warning, and from then on only that key resumes it.
+
+  *Ownership.* One sweep owns a directory at a time: it holds an ``flock``
+  on ``.lock`` (where it writes its pid and host) for its whole run, and a
+  second sweep on the same directory, in this or another process, raises
+  ``ValueError`` naming the holder. The kernel drops the lock when the
+  holder exits or is killed, so nothing is left to clean up. (Without
+  ``fcntl``, i.e. on Windows, there is no lock.) With several processes
+  (multi-host) process 0 takes the lock and writes all files.
+
+  *Chunk files* record the sweep's id, their chunk index, their row count
+  and a sha256 of their data, all checked on loading. A file that is
+  truncated, garbage, from another sweep or directory, renamed or swapped,
+  of the wrong length or altered raises ``ValueError`` naming the file: a
+  damaged checkpoint says something about the storage or a manual copy,
+  so it is never replaced silently; delete that file to recompute its
+  chunk. Temporary files of a killed writer are removed by the next run.
 
   Args:
     fn: ``fn(item, *args) -> pytree``, traceable by ``jax.vmap``/``jax.jit``;
@@ -209,6 +251,11 @@ def sweep(fn: Callable[..., Any],
       ``jax.sharding.Mesh``.
     checkpoint_dir: a directory for resumable checkpoints, or None.
     progress: show a ``tqdm`` progress bar over chunks.
+    checkpoint_key: with ``checkpoint_dir``, a name for what ``fn``
+      computes (e.g. ``"train-v3"``) that replaces the traced program in
+      the sweep's identity; needed when ``fn`` calls ``jax.pure_callback``,
+      ``io_callback`` or ``jax.ffi.ffi_call``. None (the default) identifies
+      ``fn`` by its traced program.
 
   Returns:
     The stacked outputs: ``fn``'s output pytree with a leading axis of K on
@@ -216,11 +263,13 @@ def sweep(fn: Callable[..., Any],
 
   Raises:
     ValueError: an empty batch, leaves disagreeing on the leading axis, a
-      non-positive ``chunk_size``, or a ``checkpoint_dir`` holding a
-      different sweep.
+      non-positive ``chunk_size``; a ``checkpoint_dir`` holding a different
+      sweep, in use by another sweep, or with a damaged chunk file; a
+      callback in ``fn`` with ``checkpoint_dir`` but no ``checkpoint_key``;
+      a ``checkpoint_key`` without ``checkpoint_dir``.
     TypeError: a batch leaf that is not an array, a non-int ``chunk_size``,
       a ``devices`` argument of the wrong type, an unhashable static
-      argument.
+      argument, a ``checkpoint_key`` that is not a non-empty str.
 
   Example:
     >>> import jax.numpy as jnp, jaxreg as jr
@@ -709,15 +758,22 @@ def _manifest(fn, batch, n, chunk, dyn_args, static_key, out_info, program, key)
   }
 
 
+_NOT_IDENTITY = ("about", "sweep_id")
+
+
 def _sweep_id(manifest) -> str:
-  identity = {k: v for k, v in manifest.items() if k != "about"}
+  identity = {k: v for k, v in manifest.items() if k not in _NOT_IDENTITY}
   return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 _HINTS = {
-    "function.program": "fn computes something else now: its code, a value it closes "
-                        "over, a global it reads or a functools.partial keyword changed",
-    "function.checkpoint_key": "the checkpoint_key differs",
+    "function.program":
+        "fn computes something else now: its code, a value it closes over, a global it "
+        "reads or a functools.partial keyword changed. If you are sure it computes what "
+        "it did (say only JAX changed how it writes programs), pass "
+        "checkpoint_key='<a name>' to vouch for it",
+    "function.checkpoint_key":
+        "pass the checkpoint_key this directory was made with",
 }
 
 
@@ -725,7 +781,7 @@ def _differences(saved, now, prefix=""):
   """Human-readable list of the manifest fields that differ."""
   diffs = []
   for key in sorted(set(saved) | set(now)):
-    if not prefix and key == "about":
+    if not prefix and key in _NOT_IDENTITY:
       continue
     a, b = saved.get(key), now.get(key)
     name = f"{prefix}{key}"
@@ -889,14 +945,34 @@ class _Store:
                            "over.") from None
       if not isinstance(saved, dict):
         saved = {"format": None}
-      diffs = _differences(saved, manifest)
+      key = manifest["function"]["checkpoint_key"]
+      saved_fn = saved.get("function")
+      saved_key = saved_fn.get("checkpoint_key") if isinstance(saved_fn, dict) else None
+      adopt = key is not None and saved_key is None and isinstance(saved_fn, dict)
+      compared = saved
+      if key is not None and isinstance(saved_fn, dict):
+        # A key stands for the program; given to a directory made without
+        # one, it vouches that fn still computes what the directory holds.
+        compared = dict(saved, function={"program": None, "checkpoint_key": saved_key
+                                         if saved_key is not None else key})
+      diffs = _differences(compared, manifest)
       if diffs:
         name = (saved.get("about") or {}).get("function", "?")
         raise ValueError(
             f"checkpoint_dir {self.dir!r} holds a different sweep (of {name}): "
             + "; ".join(diffs) + ". Use another directory, or delete this one to start "
-            "over. If fn computes the same thing as before, pass the same checkpoint_key "
-            "as then (or a new one in a new directory) to vouch for it.")
+            "over.")
+      if isinstance(saved.get("sweep_id"), str):
+        self.sweep_id = saved["sweep_id"]
+      if adopt:
+        warnings.warn(
+            f"checkpoint_dir {self.dir!r} was made without a checkpoint_key; "
+            f"checkpoint_key={key!r} now vouches that fn computes what its chunks hold, "
+            "and from now on only that key resumes it.", RuntimeWarning, stacklevel=3)
+        if self.writer:
+          text = json.dumps(dict(saved, function=manifest["function"]), indent=1,
+                            sort_keys=True).encode()
+          _atomic_write(path, lambda f: f.write(text))
       about, now = saved.get("about") or {}, manifest["about"]
       changed = [k for k in ("jax", "platform") if about.get(k) != now[k]]
       if changed:
@@ -913,7 +989,8 @@ class _Store:
             f"(found {sorted(others)[:3]}); refusing to mix files. Use an empty or new "
             "directory.")
       if self.writer:
-        text = json.dumps(manifest, indent=1, sort_keys=True).encode()
+        text = json.dumps(dict(manifest, sweep_id=self.sweep_id), indent=1,
+                          sort_keys=True).encode()
         _atomic_write(path, lambda f: f.write(text))
     self._sync("manifest")
 
@@ -968,9 +1045,10 @@ class _Store:
     try:
       with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. numpy's warnings on odd headers
-        with np.load(path, allow_pickle=False) as data:
-          if not isinstance(data, np.lib.npyio.NpzFile):
-            raise _Corrupt("is not an .npz archive")
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+          raise _Corrupt("is not an .npz archive")
+        with data:
           if _META not in data.files:
             raise _Corrupt("has no identity record (written by an older jaxreg or "
                            "another program)")
@@ -981,8 +1059,12 @@ class _Store:
           arrays = [data[name] for name in names]
     except _Corrupt:
       raise
-    except (EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError,
-            UnicodeDecodeError, pickle.UnpicklingError, Warning) as e:
+    except FileNotFoundError:
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      # A damaged archive fails in many ways (EOFError, BadZipFile, a pickle
+      # refusal, zipfile's NotImplementedError for a flipped flag bit, ...);
+      # every one of them means the same: this file cannot be used.
       raise _Corrupt(f"is unreadable ({type(e).__name__}: {e})") from None
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
       raise _Corrupt(f"has an unknown identity record {meta!r}")
