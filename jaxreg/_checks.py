@@ -21,7 +21,8 @@ def is_concrete(x: Any) -> bool:
   return not any(isinstance(leaf, jax.core.Tracer) for leaf in leaves)
 
 
-def as_hyperparameter(value: Any, name: str) -> Any:
+def as_hyperparameter(value: Any, name: str, lower: float | None = None,
+                      upper: float | None = None) -> Any:
   """Turns a number or array into a JAX array, checking it is real and finite.
 
   Tracers pass through unchanged (their values are not known yet). Anything
@@ -29,6 +30,10 @@ def as_hyperparameter(value: Any, name: str) -> Any:
   array, even while a jitted function is being traced, so that a penalty
   built there from Python numbers is still validated, and so that a jitted
   function taking a penalty compiles once whatever kind of number α is.
+
+  ``lower``/``upper`` bound the value as given, before it is rounded to the
+  default float dtype (where -1e-100 would become -0.0 and pass); a value
+  whose rounding is not finite (1e300 in float32) raises too.
   """
   if isinstance(value, jax.core.Tracer):
     return value
@@ -47,10 +52,18 @@ def as_hyperparameter(value: Any, name: str) -> Any:
         f"{type(value).__name__} with dtype {arr.dtype}.")
   if jnp.issubdtype(arr.dtype, jnp.integer):
     arr = arr.astype(np.float64)  # canonicalised to the default float below.
-  if not bool(np.all(np.isfinite(arr.astype(np.float64)))):
+  wide = arr.astype(np.float64)
+  if not bool(np.all(np.isfinite(wide))):
     raise ValueError(f"{name} must be finite, got {arr!r}.")
-  with jax.ensure_compile_time_eval():
-    return jnp.asarray(arr)
+  if lower is not None and np.any(wide < lower):
+    raise ValueError(f"{name} must be >= {lower:g}, got {arr!r}.")
+  if upper is not None and np.any(wide > upper):
+    raise ValueError(f"{name} must be <= {upper:g}, got {arr!r}.")
+  with jax.ensure_compile_time_eval(), np.errstate(over="ignore"):
+    out = jnp.asarray(arr)
+  if not bool(np.all(np.isfinite(np.asarray(out)))):
+    raise ValueError(f"{name} = {arr!r} overflows {out.dtype}; enable float64 or rescale.")
+  return out
 
 
 def check_at_least(value: Any, name: str, lower: float, strict: bool = False) -> None:
@@ -155,7 +168,7 @@ def as_step(step: Any, name: str = "step") -> Any:
     if step.ndim != 0:
       raise ValueError(f"{name} must be a scalar, got shape {step.shape}.")
     return guard(step, name)
-  arr = as_hyperparameter(step, name)
+  arr = as_hyperparameter(step, name, lower=0.0)
   if arr.ndim != 0:
     raise ValueError(f"{name} must be a scalar, got shape {arr.shape}.")
   check_at_least(arr, name, 0.0)

@@ -64,8 +64,7 @@ class Constraint:
     jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten)
 
   def __init__(self, radius, mask=None):
-    radius = _checks.as_hyperparameter(radius, "radius")
-    _checks.check_at_least(radius, "radius", 0.0)
+    radius = _checks.as_hyperparameter(radius, "radius", lower=0.0)
     object.__setattr__(self, "radius", radius)
     object.__setattr__(self, "mask", _masks.normalize(mask))
 

@@ -151,8 +151,7 @@ def prox_lp(x: jax.Array, c: jax.Array, p: float) -> jax.Array:
   x = jnp.asarray(x)
   if not jnp.issubdtype(x.dtype, jnp.floating):
     raise TypeError(f"x must be a floating point array, got dtype {x.dtype}.")
-  c = _checks.guard(_checks.as_hyperparameter(c, "c"), "c")
-  _checks.check_at_least(c, "c", 0.0)
+  c = _checks.guard(_checks.as_hyperparameter(c, "c", lower=0.0), "c")
   if jnp.broadcast_shapes(jnp.shape(c), x.shape) != x.shape:
     raise ValueError(f"c of shape {jnp.shape(c)} does not broadcast to x of shape {x.shape}.")
   dtype = x.dtype
@@ -170,6 +169,8 @@ def prox_lp(x: jax.Array, c: jax.Array, p: float) -> jax.Array:
     mag = _magnitude_half(a, c)
   else:
     mag = _magnitude_general(a, c, float(p))
+  # The minimiser lies in [0, |x|]; the cubic's rounding can overshoot |x| by an ulp.
+  mag = jnp.minimum(mag, a)
   # c = 0 returns x itself; a NaN c (an invalid traced step or α) stays NaN
   # rather than falling through to x.
   out = jnp.where(c > 0, sign * mag, jnp.where(c == 0, x, jnp.nan))

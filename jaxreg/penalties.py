@@ -224,8 +224,9 @@ class Penalty:
     for f in self._scalar_fields():
       _checks.check_scalar(getattr(self, f), f, self._batch_hint)
     flags = _masks.resolve(self.mask, params)
-    hps = self._leaf_hyperparams(params, leaves, flags)
-    return self._guarded(), leaves, treedef, flags, hps
+    pen = self._guarded()
+    hps = pen._leaf_hyperparams(params, leaves, flags)
+    return pen, leaves, treedef, flags, hps
 
   def __call__(self, params: Any) -> jax.Array:
     """The penalty's value: a scalar (summed over the selected leaves).
@@ -280,8 +281,7 @@ def _in_compute_dtype(fn, x, hp):
 
 
 def _init_alpha(alpha):
-  alpha = _checks.as_hyperparameter(alpha, "alpha")
-  _checks.check_at_least(alpha, "alpha", 0.0)
+  alpha = _checks.as_hyperparameter(alpha, "alpha", lower=0.0)
   return alpha
 
 
@@ -293,8 +293,9 @@ def _init_weights(weights, alpha):
   """Validates per-coordinate weights and broadcasts them to a batched α."""
   if weights is None:
     return None
-  weights = jax.tree_util.tree_map(lambda w: _checks.as_hyperparameter(w, "weights"), weights)
-  _checks.check_at_least(weights, "weights", 0.0)
+  weights = jax.tree_util.tree_map_with_path(
+      lambda path, w: _checks.as_hyperparameter(w, f"weights{jax.tree_util.keystr(path)}", lower=0.0),
+      weights)
   batch = jnp.shape(alpha)
   if batch and _checks.is_concrete(weights):
     weights = jax.tree_util.tree_map(lambda w: jnp.broadcast_to(w, batch + jnp.shape(w)), weights)
@@ -470,8 +471,7 @@ class ElasticNet(Penalty):
 
   def __init__(self, alpha, l1_ratio=0.5, mask=None):
     alpha = _init_alpha(alpha)
-    l1_ratio = _checks.as_hyperparameter(l1_ratio, "l1_ratio")
-    _checks.check_in_unit_interval(l1_ratio, "l1_ratio")
+    l1_ratio = _checks.as_hyperparameter(l1_ratio, "l1_ratio", lower=0.0, upper=1.0)
     if _checks.is_concrete((alpha, l1_ratio)):
       alpha, l1_ratio = jnp.broadcast_arrays(alpha, l1_ratio)
     self._set(alpha=alpha, l1_ratio=l1_ratio, mask=_masks.normalize(mask))
