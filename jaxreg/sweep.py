@@ -211,17 +211,23 @@ def sweep(fn: Callable[..., Any],
   differs. Not detected: the Python code run by ``jax.pure_callback`` or
   ``io_callback`` and the foreign code of ``jax.ffi.ffi_call``, which the
   jaxpr only names (``jax.debug.print``/``callback`` cannot change an output
-  and are allowed); a different JAX/XLA version, backend or XLA flags, which
-  compile the same program differently (resuming warns: new and loaded rows
-  then agree to rounding, not bit for bit; a new JAX may also write the
-  program differently, which refuses to resume); nondeterminism inside
-  ``fn`` (e.g. GPU atomics). A program calling a host or foreign callback is
-  refused at the start unless ``checkpoint_key`` names the computation:
-  then the key stands in for the program, and a rerun resumes when the key
-  and everything else above match, whatever ``fn``'s code — change the key
-  whenever what ``fn`` computes changes. A key given to a directory made
-  without one vouches for it (the way to force a resume after, say, a JAX
-  upgrade) with a warning, and from then on only that key resumes it.
+  and are allowed); the compiler: another JAX version or backend compiles
+  the same program differently (resuming warns, and new and loaded rows then
+  agree to rounding, not bit for bit; a new JAX may also write the program
+  differently, which refuses to resume), and XLA flags are not checked;
+  nondeterminism inside ``fn`` (e.g. GPU atomics). A program calling a host
+  or foreign callback is refused at the start unless ``checkpoint_key``
+  names the computation: then the key stands in for the program, and a
+  rerun resumes when the key and everything else above match, whatever
+  ``fn``'s code — change the key whenever what ``fn`` computes changes. A
+  key given to a directory made without one vouches for it (the way to force
+  a resume after, say, a JAX upgrade) with a warning, and from then on only
+  that key resumes it::
+
+    def fn(pen, X, y):   # calls a simulator on the host
+      return jax.pure_callback(simulate, out_shape, pen.alpha, X, y)
+
+    jr.sweep(fn, pens, X, y, checkpoint_dir="runs/sim", checkpoint_key="sim-v2")
 
   *Ownership.* One sweep owns a directory at a time: it holds an ``flock``
   on ``.lock`` (where it writes its pid and host) for its whole run, and a
@@ -678,11 +684,13 @@ def _program(closed_jaxpr, checkpoint_key):
   h = hashlib.sha256(_stable(str(closed_jaxpr)).encode())
   opaque = set()
 
-  def value(x):
+  def value(x, dtype=None):
     try:
-      arr = _host_bytes(x)
+      arr = _host_bytes(x if dtype is None else np.asarray(x, dtype=dtype))
     except Exception:  # pylint: disable=broad-except
-      h.update(repr(x).encode())  # e.g. a non-addressable array: its repr only
+      # e.g. a non-addressable array or a key-typed literal: its printed form,
+      # already part of the jaxpr's text, is all there is to hash
+      h.update(repr(x).encode())
       return
     h.update(f"{arr.shape}|{arr.dtype.str}|".encode())
     h.update(arr.tobytes())
@@ -695,7 +703,7 @@ def _program(closed_jaxpr, checkpoint_key):
         opaque.add(eqn.primitive.name)
       for v in eqn.invars:
         if isinstance(v, jax_core.Literal):
-          value(np.asarray(v.val, dtype=v.aval.dtype))
+          value(v.val, v.aval.dtype)
       for p in eqn.params.values():
         visit(p)
 

@@ -412,3 +412,28 @@ def test_old_format_directory_is_refused(tmp_path):
   (ckpt / "manifest.json").write_text(json.dumps({"format": "jaxreg.sweep/1"}))
   with pytest.raises(ValueError, match="holds a different sweep.*format differs"):
     _run(ckpt)
+
+
+def test_float64_bfloat16_int_and_key_arguments_resume_bit_identically(tmp_path, x64):
+  def fn(a, key, x):
+    noise = jax.random.normal(key, x.shape, jnp.float64)
+    y = jnp.sin(a * x) + 1e-3 * noise
+    return {"f64": y, "bf16": y.astype(jnp.bfloat16), "i": jnp.argmax(y)}
+  alphas = jnp.linspace(0.5, 2.0, 5, dtype=jnp.float64)
+  x = jnp.linspace(-1.0, 1.0, 4, dtype=jnp.float64)
+  key = jax.random.key(3)
+  ref = jr.sweep(fn, alphas, key, x, chunk_size=2)
+  assert ref["f64"].dtype == jnp.float64 and ref["bf16"].dtype == jnp.bfloat16
+  ckpt = tmp_path / "run"
+  _tree_bitwise(jr.sweep(fn, alphas, key, x, chunk_size=2, checkpoint_dir=ckpt), ref)
+  os.remove(_chunk(ckpt, 1))
+  _tree_bitwise(jr.sweep(fn, alphas, key, x, chunk_size=2, checkpoint_dir=ckpt), ref)
+  with pytest.raises(ValueError, match="args.fingerprint"):  # another key
+    jr.sweep(fn, alphas, jax.random.key(4), x, chunk_size=2, checkpoint_dir=ckpt)
+  # a flipped bit in a bfloat16 row (stored as raw bytes) fails the checksum
+  data = _npz(_chunk(ckpt, 0))
+  bf = data["leaf_0"].view(np.uint16).copy()
+  bf[0, 0] ^= 1
+  _rewrite(_chunk(ckpt, 0), leaf_0=bf.view(data["leaf_0"].dtype))
+  with pytest.raises(ValueError, match="chunk_00000.npz.* checksum"):
+    jr.sweep(fn, alphas, key, x, chunk_size=2, checkpoint_dir=ckpt)
