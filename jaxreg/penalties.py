@@ -336,7 +336,7 @@ class _Weighted(Penalty):
         batch = (" With a batch of α the weights carry the batch axis first; apply the "
                  "penalty with jax.vmap." if jnp.ndim(self.alpha) else "")
         raise ValueError(
-            f"weights{_checks.path_str(wpath)} has shape {jnp.shape(w)}, which does not "
+            f"weights{jax.tree_util.keystr(tuple(wpath))} has shape {jnp.shape(w)}, which does not "
             f"broadcast to params{_checks.path_str(ppath)} of shape {x.shape} without changing "
             f"that shape.{batch}")
     return hps
@@ -631,12 +631,19 @@ class GroupLasso(Penalty):
     return jnp.sum((self._weight(x) * _safe_norm(x * inv, axes)) * s)
 
   def _grad_leaf(self, x, hp):
-    norm = _safe_norm(x, self._axes(x))
-    return self._weight(x) * x / jnp.where(norm > 0, norm, 1.0)
+    # x/‖x‖ as y/‖y‖ with y = x/s: finite when ‖x‖ itself would overflow.
+    axes = self._axes(x)
+    inv, _ = _pow2_scale(x, axes)
+    y = x * inv
+    norm = _safe_norm(y, axes)
+    return self._weight(x) * y / jnp.where(norm > 0, norm, 1.0)
 
   def _prox_leaf(self, x, step, hp):
-    norm = _safe_norm(x, self._axes(x))
-    t = jnp.asarray(step, x.dtype) * self._weight(x)
+    # t/‖x‖ = (t/s)/‖x/s‖, for the same reason.
+    axes = self._axes(x)
+    inv, _ = _pow2_scale(x, axes)
+    norm = _safe_norm(x * inv, axes)
+    t = jnp.asarray(step, x.dtype) * self._weight(x) * inv
     scale = jnp.maximum(0.0, 1.0 - t / jnp.where(norm > 0, norm, 1.0))
     return x * jnp.where(norm > 0, scale, 0.0)
 

@@ -82,3 +82,54 @@ def test_constraint_errors():
     jr.L2Ball(float("nan"))
   with pytest.raises(TypeError, match=r"params\['n'\]"):
     jr.L2Ball(1.0).project({"n": jnp.array([1, 2])})
+
+
+# --- radius 0, batched radii, traced radii ----------------------------------------
+@pytest.mark.parametrize("cls", [jr.L1Ball, jr.L2Ball, jr.LinfBall])
+def test_zero_radius_projects_onto_the_origin(cls):
+  x = {"w": jnp.array([1.0, -2.0]), "b": jnp.array([[0.5]])}
+  for out in (cls(0.0).project(x), _project(cls(0.0), x)):
+    for leaf in jax.tree_util.tree_leaves(out):
+      np.testing.assert_array_equal(leaf, np.zeros_like(leaf))
+  d = jax.grad(lambda r: sum(jnp.sum(v) for v in jax.tree_util.tree_leaves(cls(r).project(x))))(0.0)
+  assert np.isfinite(float(d))
+
+
+@pytest.mark.parametrize("cls", [jr.L1Ball, jr.L2Ball, jr.LinfBall])
+def test_batched_radius_outside_vmap_and_traced_invalid_radius(cls):
+  x = jnp.array([3.0, -1.0, 0.5])
+  with pytest.raises(ValueError, match=r"radius must be a scalar.*\(2,\).*vmap"):
+    cls(jnp.array([1.0, 2.0])).project(x)
+  f = jax.jit(lambda r: cls(r).project(x))
+  assert bool(jnp.all(jnp.isnan(f(-1.0))))
+  with pytest.raises(ValueError, match="radius must be >= 0"):
+    jr.checked(f)(-1.0)
+  with pytest.raises(ValueError, match="radius"):
+    cls(1e300)  # not representable in float32.
+  with pytest.raises(TypeError, match="radius"):
+    cls("1")
+
+
+# --- optax's projection tests (optax/projections/_projections_test.py) -------------
+@pytest.mark.parametrize("x, r, want", [
+    ([2.0, 0.5], 1.0, [1.0, 0.0]),
+    ([3.0, 2.0, 1.0], 3.0, [2.0, 1.0, 0.0]),
+    ([-3.0, 2.0, 1.0], 3.0, [-2.0, 1.0, 0.0]),
+    ([1.0, 1.0, 1.0, 1.0], 2.0, [0.5, 0.5, 0.5, 0.5]),
+    ([0.2, -0.3], 1.0, [0.2, -0.3]),
+])
+def test_l1_ball_known_values(x, r, want):
+  # Worked by hand: the soft threshold τ with Σ max(|xᵢ| − τ, 0) = r.
+  np.testing.assert_allclose(jr.L1Ball(r).project(jnp.array(x)), want, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("cls, ord_", [(jr.L1Ball, 1), (jr.L2Ball, 2), (jr.LinfBall, np.inf)])
+@SETTINGS
+@given(x=vec, r=st.floats(0.01, 5.0))
+def test_projection_is_idempotent_and_fixes_inner_points(cls, ord_, x, r):
+  with jax.enable_x64(True):
+    c = cls(r)
+    z = _project(c, jnp.asarray(x))
+    np.testing.assert_allclose(_project(c, z), z, rtol=0, atol=1e-12 * (1 + r))
+    inner = x * (0.99 * r / max(np.linalg.norm(x, ord_), 1e-300))
+    np.testing.assert_allclose(_project(c, jnp.asarray(inner)), inner, rtol=0, atol=1e-12 * (1 + r))

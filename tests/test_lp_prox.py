@@ -99,3 +99,51 @@ def test_prox_gradients_finite(p):
   g = jax.jit(jax.grad(lambda a: jnp.sum(jr.Lp(a, p).prox(x, 1.0) ** 2)))(0.5)
   gx = jax.jit(jax.grad(lambda x: jnp.sum(jr.Lp(0.5, p).prox(x, 1.0) ** 2)))(x)
   assert np.isfinite(g) and np.all(np.isfinite(gx))
+
+
+# --- bad input, NaN, half precision --------------------------------------------
+def test_prox_lp_rejects_bad_input_naming_it():
+  with pytest.raises(TypeError, match="x must"):
+    prox_lp(None, 1.0, 0.5)
+  with pytest.raises(TypeError, match="x must"):
+    prox_lp(jnp.array([1, 2]), 1.0, 0.5)
+  for bad_p in (0.0, -1.0, float("nan"), float("inf")):
+    with pytest.raises(ValueError, match="p must"):
+      prox_lp(jnp.ones(2), 1.0, bad_p)
+  with pytest.raises(TypeError, match="p must"):
+    prox_lp(jnp.ones(2), 1.0, "0.5")
+  with pytest.raises(ValueError, match="c must be >= 0"):
+    prox_lp(jnp.ones(2), -1.0, 0.5)
+  with pytest.raises(ValueError, match="c must be finite"):
+    prox_lp(jnp.ones(2), float("nan"), 0.5)
+  with pytest.raises(ValueError, match="broadcast"):
+    prox_lp(jnp.ones(2), jnp.ones((3, 1)), 0.5)
+
+
+@pytest.mark.parametrize("p", PS)
+def test_traced_nan_or_negative_c_gives_nan_not_x(p):
+  # A NaN c used to fall through to x itself (c > 0 is False for NaN).
+  f = jax.jit(lambda c: prox_lp(jnp.array([2.0, -0.3, 0.0]), c, p))
+  assert bool(jnp.all(jnp.isnan(f(jnp.nan))))
+  assert bool(jnp.all(jnp.isnan(f(-1.0))))
+  with pytest.raises(ValueError, match="c must be >= 0"):
+    jr.checked(f)(-1.0)
+
+
+@pytest.mark.parametrize("p", PS)
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_half_precision_is_the_float32_answer_rounded_once(p, dtype):
+  x = jnp.array([3.0, -1.5, 0.25, 0.0, 200.0], dtype)
+  got = prox_lp(x, 0.7, p)
+  assert got.dtype == dtype
+  want = prox_lp(x.astype(jnp.float32), 0.7, p).astype(dtype)
+  np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(want, np.float32))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.3, 0.8])
+def test_magnitude_never_exceeds_abs_x(p):
+  # With a tiny c the p = ½ cubic rounded to one ulp above |x|.
+  x = jnp.full((6,), 1.1875, jnp.float32)
+  for c in (1.1920929e-07, 1e-6, 1e-10):
+    z = prox_lp(x, c, p)
+    assert bool(jnp.all(jnp.abs(z) <= jnp.abs(x)))

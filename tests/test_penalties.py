@@ -391,3 +391,152 @@ def test_weighted_l2_batches_over_alpha_and_rejects_negative_weights():
   np.testing.assert_allclose(values, [0.5 * a * float(jnp.sum(v * x * x)) for a in (0.1, 1.0)], rtol=1e-6)
   with pytest.raises(ValueError, match="weights"):
     jr.L2(0.1, weights=jnp.array([1.0, -1.0, 1.0]))
+
+
+# --- trust: no NaN from valid input, no silent acceptance of invalid input -------
+@pytest.mark.parametrize("name", list(ALL))
+def test_nan_string_and_non_scalar_steps_raise_naming_step(name):
+  pen, x = ALL[name](0.3), _params(jnp.float32)
+  for bad in (float("nan"), float("inf"), -1e-30, np.array([0.1, 0.2])):
+    with pytest.raises(ValueError, match="step"):
+      pen.prox(x, bad)
+  for junk in ("0.1", None, [0.1, "a"]):
+    with pytest.raises(TypeError, match="step"):
+      pen.prox(x, junk)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_batched_alpha_outside_vmap_raises_naming_alpha_and_shape(name):
+  pen, x = ALL[name](jnp.logspace(-4, 0, 4)), _params(jnp.float32)
+  for call in (pen, pen.grad, lambda p: pen.prox(p, 0.1), jax.jit(pen)):
+    with pytest.raises(ValueError, match=r"alpha must be a scalar.*\(4,\).*vmap"):
+      call(x)
+  with pytest.raises(ValueError, match=r"alpha must be a scalar.*\(2, 2\)"):
+    ALL[name](jnp.full((2, 2), 0.1))(x)
+  # The documented way: vmap maps the batch axis away.
+  assert jax.vmap(lambda q: q(x))(pen).shape == (4,)
+
+
+@pytest.mark.parametrize("cls", [jr.L1, jr.L2])
+def test_weights_must_broadcast_to_their_leaf_without_reshaping_it(cls):
+  x = {"u": jnp.ones(2), "v": jnp.array([1.0, -2.0, 3.0])}
+  with pytest.raises(ValueError, match=r"weights\['v'\] has shape \(3, 1\).*params\['v'\] of shape \(3,\)"):
+    cls(0.5, weights={"u": jnp.ones(2), "v": jnp.ones((3, 1))})(x)
+  with pytest.raises(ValueError, match=r"weights has shape \(2,\).*params\['v'\]"):
+    cls(0.5, weights=jnp.ones(2)).grad({"v": x["v"]})
+  # Broadcasting that keeps the leaf's shape is fine: one weight per column.
+  k = jnp.arange(6.0).reshape(2, 3)
+  got = float(cls(1.0, weights={"k": jnp.array([1.0, 0.0, 2.0])})({"k": k}))
+  col = np.array([1.0, 0.0, 2.0])
+  want = np.sum(col * np.abs(np.asarray(k))) if cls is jr.L1 else 0.5 * np.sum(col * np.asarray(k) ** 2)
+  assert got == pytest.approx(want, rel=1e-6)
+
+
+def test_python_float_leaves_and_bad_params_are_named():
+  # {"w": 3.0} used to fail with AttributeError ('float' has no 'dtype').
+  assert float(jr.L1(0.5)({"w": 3.0, "b": -1.0})) == pytest.approx(2.0)
+  assert float(jr.L2(1.0).prox({"w": 3.0}, 1.0)["w"]) == pytest.approx(1.5)
+  assert float(jr.Lp(1.0, 0.5).grad({"w": 4.0})["w"]) == pytest.approx(0.5)
+  pen = jr.ElasticNet(0.1, 0.5)
+  for bad, where in ((None, "params must"), ({"w": "3"}, r"params\['w'\]"),
+                     ({"w": [1.0, object()]}, r"params\['w'\]\[1\]"),
+                     ({"w": np.array(["a"])}, r"params\['w'\]"), ({"w": 3}, r"params\['w'\]")):
+    for call in (pen, pen.grad, lambda p: pen.prox(p, 0.1)):
+      with pytest.raises(TypeError, match=where):
+        call(bad)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_half_precision_values_do_not_overflow(dtype):
+  # 300² = 9e4 overflows float16 (max 65504), the value 1e-4/2·300² = 4.5 does not.
+  x = jnp.array([300.0, -300.0], dtype)
+  got = jr.L2(1e-4)(x)
+  assert got.dtype == dtype and float(got) == 9.0
+  assert float(jr.ElasticNet(1e-4, 0.0)(x)) == 9.0
+  assert float(jr.GroupLasso(1e-4)(x)) == pytest.approx(1e-4 * np.sqrt(2) * 300 * np.sqrt(2), rel=1e-2)
+  # α below float16's smallest normal number still counts (computed in float32).
+  assert float(jr.L1(1e-6)(jnp.full((1000,), 100.0, dtype))) == pytest.approx(0.1, rel=1e-2)
+  for pen in (jr.L2(1e-4), jr.GroupLasso(1e-4), jr.Lp(1e-4, 1.5)):
+    for out in (pen.grad(x), pen.prox(x, 1.0)):
+      assert out.dtype == dtype and bool(jnp.all(jnp.isfinite(out)))
+
+
+def test_norms_near_the_float32_range_stay_finite():
+  x = jnp.array([[3e38, -3e38], [1e-30, 2e-30]], jnp.float32)
+  x64 = np.asarray(x, np.float64)
+  norms = np.linalg.norm(x64, axis=1)
+  want = 1e-3 * np.sqrt(2) * np.sum(norms)
+  got = jr.GroupLasso(1e-3, axis=1)(x)
+  assert np.isfinite(float(got)) and float(got) == pytest.approx(want, rel=8 * 2 ** -23)
+  g = np.asarray(jr.GroupLasso(1e-3, axis=1).grad(x), np.float64)
+  np.testing.assert_allclose(g, 1e-3 * np.sqrt(2) * x64 / norms[:, None], rtol=8 * 2 ** -23)
+  # Block soft-threshold of a group of norm 4.2e38 at t = 1e38·√2.
+  z = np.asarray(jr.GroupLasso(1e38, axis=1).prox(x, 1.0), np.float64)
+  t = 1e38 * np.sqrt(2)
+  want_z = x64 * np.maximum(0, 1 - t / norms)[:, None]
+  np.testing.assert_allclose(z, want_z, rtol=8 * 2 ** -23, atol=0)
+  # (α/2)Σx² for x = 1e20 (x² = 1e40 > float32's 3.4e38) and α = 1e-30.
+  assert float(jr.L2(1e-30)(jnp.full(4, 1e20, jnp.float32))) == pytest.approx(2e10, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_traced_negative_alpha_is_nan_and_raises_when_checked(name):
+  x = _params(jnp.float32)
+  f = jax.jit(lambda a: (ALL[name](a)(x), ALL[name](a).grad(x), ALL[name](a).prox(x, 0.1)))
+  assert all(bool(jnp.all(jnp.isnan(v))) for v in jax.tree_util.tree_leaves(f(-0.5)))
+  assert all(bool(jnp.all(jnp.isfinite(v))) for v in jax.tree_util.tree_leaves(f(0.5)))
+  with pytest.raises(ValueError, match="alpha must be >= 0"):
+    jr.checked(f)(-0.5)
+  jr.checked(f)(0.5)
+
+
+# --- jaxopt's prox tests (tests/prox_test.py), in jaxreg's conventions -------------
+def _scipy_prox(g, x, s):
+  """argmin_z ½‖z − x‖² + s·g(z) by scipy (Powell, tight tolerances), from x."""
+  from scipy.optimize import minimize
+
+  f = lambda z: 0.5 * np.sum((z - x) ** 2) + s * g(z)
+  res = minimize(f, x, method="Powell", options={"xtol": 1e-12, "ftol": 1e-15, "maxiter": 200000})
+  return res.x, f
+
+
+@pytest.mark.parametrize("case", ["lasso", "lasso_weights", "elastic_net", "ridge", "group_lasso"])
+@pytest.mark.parametrize("scaling", [1.0, 0.7])
+def test_prox_matches_scipy_minimisation_like_jaxopt(case, scaling):
+  """jaxopt draws x = rand(20)·2 − 1 and compares each prox with a numerical
+  argmin. Its hyperparameters map onto jaxreg's as: prox_lasso(λ) = L1(λ)
+  (array λ = weights), prox_elastic_net(λ, γ) (λ‖x‖₁ + γ/2‖x‖²) =
+  ElasticNet(λ + γ, λ/(λ + γ)), prox_ridge(λ) = x/(1 + sλ) = L2(λ) (the
+  function whose prox that is is (λ/2)‖x‖², not λ‖x‖² as jaxopt's docstring
+  says), prox_group_lasso(λ) (λ‖x‖₂) = GroupLasso(λ/√n)."""
+  rng = np.random.RandomState(0)
+  x = rng.rand(20) * 2 - 1
+  if case == "lasso":
+    pen, g = jr.L1(0.5), lambda z: 0.5 * np.sum(np.abs(z))
+  elif case == "lasso_weights":
+    w = rng.rand(20)
+    pen, g = jr.L1(1.0, weights=jnp.asarray(w)), lambda z: np.sum(w * np.abs(z))
+  elif case == "elastic_net":
+    lam, gam = 0.5, 0.1
+    pen, g = jr.ElasticNet(lam + gam, lam / (lam + gam)), lambda z: lam * np.sum(np.abs(z)) + 0.5 * gam * z @ z
+  elif case == "ridge":
+    pen, g = jr.L2(5.3), lambda z: 0.5 * 5.3 * z @ z
+  else:
+    lam = 0.6
+    pen, g = jr.GroupLasso(lam / np.sqrt(20)), lambda z: lam * np.linalg.norm(z)
+  with jax.enable_x64(True):
+    z = np.asarray(pen.prox(jnp.asarray(x), scaling))
+  z_ref, f = _scipy_prox(g, x, scaling)
+  # f is 1-strongly convex, so ½‖z_ref − z*‖² ≤ f(z_ref) − f(z*): the exact
+  # prox is no worse than scipy's point, and lies within that radius of it.
+  assert f(z) <= f(z_ref) + 1e-13 * (1 + abs(f(z_ref)))
+  assert np.linalg.norm(z - z_ref) <= np.sqrt(2 * max(f(z_ref) - f(z), 0.0)) + 1e-6
+  # jaxopt also checks the Jacobian; away from kinks, against central differences.
+  if case in ("lasso", "ridge", "elastic_net"):
+    with jax.enable_x64(True):
+      jac = np.asarray(jax.jacobian(lambda v: pen.prox(v, scaling))(jnp.asarray(x)))
+      h = 1e-6
+      fd = np.stack([(np.asarray(pen.prox(jnp.asarray(x + h * e), scaling))
+                      - np.asarray(pen.prox(jnp.asarray(x - h * e), scaling))) / (2 * h)
+                     for e in np.eye(20)], axis=1)
+    np.testing.assert_allclose(jac, fd, atol=1e-8)

@@ -261,3 +261,78 @@ def test_transform_errors():
   tx = jr.add_penalty_gradient(jr.L2(0.1))
   with pytest.raises(TypeError, match=r"params\['count'\]"):
     tx.update(bad, tx.init(bad), bad)
+
+
+# --- invalid learning rates, schedules, injected α and shapes ----------------------
+def test_bad_learning_rates_raise_naming_learning_rate():
+  for bad in (float("nan"), float("inf"), -1e-3, jnp.array([0.1, 0.2])):
+    with pytest.raises(ValueError, match="learning_rate"):
+      jr.proximal(jr.L1(0.1), bad)
+  for junk in ("0.1", None):
+    with pytest.raises(TypeError, match="learning_rate"):
+      jr.proximal(jr.L1(0.1), junk)
+
+
+def _all(tree, pred):
+  return all(bool(jnp.all(pred(v))) for v in jax.tree_util.tree_leaves(tree))
+
+
+def test_schedule_turning_negative_is_nan_in_jit_and_an_error_otherwise():
+  sched = optax.linear_schedule(0.1, -0.1, transition_steps=2)  # 0.1, 0, −0.1, …
+  tx = optax.chain(optax.sgd(0.1), jr.proximal(jr.L1(0.5), sched))
+  params, g = _tree(), _grads(1)[0]
+  step = jax.jit(tx.update)
+  state = tx.init(params)
+  for _ in range(2):
+    u, state = step(g, state, params)
+    assert _all(u, jnp.isfinite)
+  u, _ = step(g, state, params)
+  assert _all(u, jnp.isnan)  # never a finite update that grows the weights.
+  with pytest.raises(ValueError, match="learning_rate must be >= 0"):
+    jr.checked(step)(g, state, params)
+  with pytest.raises(ValueError, match="learning_rate"):
+    tx.update(g, state, params)  # eagerly the schedule's value is concrete.
+
+
+def test_negative_alpha_injected_into_state_is_nan_in_jit_and_an_error_when_checked():
+  lr = 0.1
+  tx = optax.inject_hyperparams(
+      lambda alpha: optax.chain(jr.add_penalty_gradient(jr.L2(alpha)), optax.sgd(lr)))(alpha=0.5)
+  params = _tree()
+  zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+  state = tx.init(params)
+  step = jax.jit(tx.update)
+  state.hyperparams["alpha"] = jnp.asarray(-2.0)
+  u, _ = step(zeros, state, params)
+  assert _all(u, jnp.isnan)
+  with pytest.raises(ValueError, match="alpha must be >= 0"):
+    jr.checked(step)(zeros, state, params)
+  with pytest.raises(ValueError, match="alpha"):
+    tx.update(zeros, state, params)  # eagerly: a concrete α, checked when built.
+  state.hyperparams["alpha"] = jnp.asarray(0.5)
+  u, _ = jr.checked(step)(zeros, state, params)
+  np.testing.assert_allclose(u["scale"], -lr * 0.5 * params["scale"], rtol=1e-6)
+
+
+def test_injected_nan_learning_rate_is_nan_and_an_error_when_checked():
+  tx = optax.inject_hyperparams(
+      lambda lr: optax.chain(optax.sgd(lr), jr.proximal(jr.L1(0.1), lr)))(lr=0.1)
+  params, g = _tree(), _grads(1)[0]
+  state = tx.init(params)
+  state.hyperparams["lr"] = jnp.asarray(jnp.nan)
+  step = jax.jit(tx.update)
+  assert _all(step(g, state, params)[0], jnp.isnan)
+  with pytest.raises(ValueError, match="learning_rate"):
+    jr.checked(step)(g, state, params)
+
+
+def test_mismatched_updates_and_params_are_named_by_path():
+  params = _tree()
+  bad = jax.tree_util.tree_map(lambda x: x, params)
+  bad["dense"]["kernel"] = jnp.ones((4, 3))
+  for tx in (jr.add_penalty_gradient(jr.L2(0.1)), jr.proximal(jr.L1(0.1), 0.1),
+             jr.project(jr.L2Ball(1.0))):
+    with pytest.raises(ValueError, match=r"updates\['dense'\]\['kernel'\] has shape \(4, 3\).*\(3, 4\)"):
+      tx.update(bad, tx.init(params), params)
+    with pytest.raises(ValueError, match=r"updates\['extra'\] is not in params"):
+      tx.update(dict(params, extra=jnp.ones(2)), tx.init(params), params)
