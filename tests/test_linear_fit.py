@@ -129,8 +129,15 @@ def test_bad_inputs_raise():
     jr.linear.fit(X, y, jr.L1(0.1), tol=-1.0)
   with pytest.raises(ValueError, match="solver"):
     jr.linear.fit(X, y, jr.L1(0.1), solver="newton-cg")
-  with pytest.raises(ValueError, match="alpha = 0"):
-    jr.linear.fit(X[:4], y[:4], jr.L2(0.0))
+  for bad in (float("inf"), float("nan"), 0.0):
+    with pytest.raises(ValueError, match="tol"):
+      jr.linear.fit(X, y, jr.L1(0.1), tol=bad)
+  with pytest.raises(TypeError, match="tol"):
+    jr.linear.fit(X, y, jr.L1(0.1), tol="small")
+  with pytest.raises(ValueError, match="max_iter"):
+    jr.linear.fit(X, y, jr.L1(0.1), max_iter=0)
+  with pytest.raises(TypeError, match="max_iter"):
+    jr.linear.fit(X, y, jr.L1(0.1), max_iter=2.5)
   with pytest.raises(ValueError, match="leading axis"):
     jr.linear.fit_batch(np.stack([X, X]), np.stack([y, y]), jr.L1(jnp.array([0.1, 0.2, 0.3])))
 

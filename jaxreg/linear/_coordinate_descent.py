@@ -78,6 +78,7 @@ class PathArrays(NamedTuple):
   coefs: jax.Array
   dual_gaps: jax.Array
   n_iter: jax.Array
+  converged: jax.Array  # (K,) bool: both stopping conditions met (see `_solve_path`)
 
 
 def _soft(x, t):
@@ -203,8 +204,10 @@ def _buckets(p, n, smallest=64, growth=2):
   set of k features runs in the smallest capacity ≥ k, so a sweep costs
   O(k·K) rather than O(k·p) while the program stays shape-static. Growing by
   2 wastes at most half of a sweep on padding. With X itself (residual
-  mode, n < p) the capacities stop at n and 2n (then p): a lasso support
-  has at most n features, and the working set is about twice the support.
+  mode, n < p) the capacities stop at n, 2n and 4n (then p): a lasso
+  solution has at most n non-zeros (in general position), and the working
+  set is about twice the support; the iterates on the way can carry more
+  (up to the first working set's size), which 4n leaves room for.
   """
   sizes = []
   K = smallest
@@ -212,7 +215,7 @@ def _buckets(p, n, smallest=64, growth=2):
     sizes.append(K)
     K *= growth
   if n < p:
-    sizes += [s for s in (n, 2 * n) if smallest <= s < p]
+    sizes += [s for s in (n, 2 * n, 4 * n) if smallest <= s < p]
   return tuple(sorted(set(sizes))) + (p,)
 
 
@@ -223,6 +226,10 @@ def _buckets(p, n, smallest=64, growth=2):
 # cheaper than K), when a sweep changed no sign or after 8 sweeps without a
 # try, so it costs about as much as the sweeps between tries.
 _NEWTON_MAX = 1024
+# Newton steps in a row while each drops a coefficient (active-set steps).
+_NEWTON_STEPS = 16
+# Sweeps combined by one Anderson extrapolation (skglm uses 5).
+_ANDERSON = 5
 # Working sets of up to max(2n, 1024) features get a Gram block in residual mode.
 _GRAM_ROWS = 2
 _GRAM_ALWAYS = 1024
@@ -274,7 +281,8 @@ class _ResidualBlock(NamedTuple):
     return self.XAT @ aux, jnp.dot(aux, aux), jnp.dot(aux, self.y)
 
 
-def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True):
+def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True, tol_rel=None,
+               strict=True):
   """Cyclic CD on the working-set problem, compacted to K slots.
 
   The first k slots hold the working set (the rest are zero padding); ``l1``
@@ -290,8 +298,12 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True):
   ends it. ``c0`` is the sweep count of earlier calls on the same block
   (it sets the Newton schedule); ``eager`` also tries the step whenever a
   sweep changed no sign (after a big jump in α, where many sweeps remain;
-  on a warm-started path the fixed schedule is cheaper). Returns (w_A, it,
-  sweep count).
+  on a warm-started path the fixed schedule is cheaper). The block is done
+  when its gap is at most ``tol_abs`` and the last sweep (with any Newton or
+  extrapolation step after it) moved no coefficient by more than
+  ``tol_rel``·max|w_A| (scikit-learn's two conditions; with ``strict``
+  False, a loose intermediate solve, only the first). Returns (w_A, it,
+  sweep count, whether that last step was small).
   """
   K = wA.shape[0]
   valid = jnp.arange(K) < k
@@ -322,36 +334,67 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True):
   pen = (l1 > 0) if vector else jnp.ones((), bool)
 
   def newton_in(Ks):
-    def newton(wA, aux):
+    def step(wA):
       # Once cyclic CD has found the support S and the signs σ of the
       # working set's solution, that solution solves
-      # (Q_SS + l2 I) w_S = q_S − l1 σ_S. The solve is accepted when it keeps
-      # every sign: the smooth objective on that orthant is then minimised,
-      # so the step cannot increase the objective. This finishes in one step
-      # what CD approaches linearly, at a rate set by the conditioning of
-      # Q_SS. S is compacted into Ks slots (Ks³ work rather than K³).
+      # (Q_SS + l2 I) w_S = q_S − l1 σ_S: on that orthant the objective is
+      # the quadratic f(w) = ½wᵀ(Q + l2 I)w − (q − l1 σ)ᵀw. The step
+      # d = −(Q_SS + l2 I + δI)⁻¹ ∇f is the Newton step (δ, a rounding-level
+      # ridge, only keeps the factorization defined), followed by an exact
+      # line search on f, stopped at the first coefficient that reaches 0,
+      # which is dropped (an active-set step). Every step is a descent.
+      # With a non-singular Q_SS it lands on the orthant's minimiser in one
+      # step, what CD approaches linearly at a rate set by the conditioning
+      # of Q_SS. When |S| exceeds the rank of X_S (p ≫ n, where CD iterates
+      # carry more non-zeros than rows), the ridge turns d into a direction
+      # along the null space of X_S in which σᵀw decreases: the line search
+      # then walks to the orthant's boundary and drops a coefficient,
+      # moving towards a support of full column rank, where CD alone would
+      # crawl. S is compacted into Ks slots (Ks³ work rather than K³).
       S = wA != 0
       sg = jnp.sign(wA)
       si = jnp.nonzero(S, size=Ks, fill_value=K)[0]
       sv = si < K
+      get = lambda v: v.at[si].get(mode="fill", fill_value=0)
       QS = data.QA.at[si[:, None], si[None, :]].get(mode="fill", fill_value=0)
-      M = QS + jnp.diag(jnp.where(sv, l2, 1.0))
-      l1S = l1.at[si].get(mode="fill", fill_value=0) if vector else l1
-      rhs = jnp.where(sv, data.qA.at[si].get(mode="fill", fill_value=0)
-                      - l1S * sg.at[si].get(mode="fill", fill_value=0), 0.0)
-      wS = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(M), rhs)
-      wN = jnp.zeros_like(wA).at[si].set(jnp.where(sv, wS, 0.0), mode="drop")
-      # Where a sign would flip, the step stops at the first coefficient
-      # that reaches 0 and drops it (an active-set step): the objective is
-      # the same quadratic all along the segment inside the orthant, and
-      # decreases towards its minimiser wN, so the step is a descent.
-      cross = S & pen & (wN * sg <= 0)
-      tj = jnp.where(cross, wA / jnp.where(cross, wA - wN, 1.0), 1.0)
-      t = jnp.clip(jnp.min(tj), 0.0, 1.0)
-      wT = jnp.where(cross & (tj <= t), 0.0, wA + t * (wN - wA))
-      # A singular Q_SS gives NaNs, which leave w unchanged.
-      keep = jnp.all(jnp.isfinite(wS))
-      return jnp.where(keep, wT, wA), jnp.where(keep, data.QA @ wT, aux)
+      l1S = get(l1) if vector else l1
+      wS = get(wA)
+      gS = jnp.where(sv, QS @ wS + l2 * wS - get(data.qA) + l1S * get(sg), 0.0)
+      dq = jnp.where(sv, jnp.diagonal(QS), 0.0)
+      delta = 100.0 * jnp.finfo(wA.dtype).eps * jnp.max(dq, initial=0.0) + jnp.finfo(wA.dtype).tiny
+      M = QS + jnp.diag(jnp.where(sv, l2 + delta, 1.0))
+      dS = -jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(M), gS)
+      dS = jnp.where(sv, dS, 0.0)
+      slope = jnp.dot(gS, dS)
+      curv = jnp.dot(dS, QS @ dS) + l2 * jnp.dot(dS, dS)
+      t_opt = jnp.where(curv > 0, -slope / jnp.where(curv > 0, curv, 1.0), jnp.inf)
+      d = jnp.zeros_like(wA).at[si].set(dS, mode="drop")
+      cross = S & pen & (d * sg < 0)
+      tj = jnp.where(cross, -wA / jnp.where(cross, d, 1.0), jnp.inf)
+      t = jnp.minimum(t_opt, jnp.min(tj))
+      # Rounding can make a nearly-singular system give a direction that
+      # is not a descent: then nothing moves.
+      ok = (slope < 0) & jnp.isfinite(t) & (t > 0) & jnp.all(jnp.isfinite(dS))
+      t = jnp.where(ok, t, 0.0)
+      dropped = cross & (tj <= t)
+      wT = jnp.where(dropped, 0.0, wA + t * d)
+      return jnp.where(ok, wT, wA), ok & jnp.any(dropped)
+
+    def newton(wA, aux):
+      # A step that dropped a coefficient is followed at once by a step on
+      # the smaller support: CD sweeps in between would restore the
+      # coefficient (the fit, hence its gradient, has not changed along a
+      # null direction), and the drop would repeat without end.
+      def cond(c):
+        return c[1] & (c[2] < _NEWTON_STEPS)
+
+      def body(c):
+        w, _, i = c
+        w, dropped = step(w)
+        return w, dropped, i + 1
+
+      w, _, _ = lax.while_loop(cond, body, (wA, jnp.ones((), bool), jnp.zeros((), jnp.int32)))
+      return w, data.QA @ w
     return newton
 
   def newton(wA, aux):
@@ -365,15 +408,43 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True):
       return lax.cond(fits, newton_in(K // 2), lambda wA, aux: (wA, aux), wA, aux)
     return lax.cond(fits, newton_in(K // 2), newton_in(K), wA, aux)
 
+  def objective(wA, aux):
+    _, r2, _ = data.norms(wA, aux)
+    return 0.5 * (r2 + l2 * jnp.dot(wA, wA)) + jnp.sum(l1 * jnp.abs(wA))
+
+  def anderson(wA, aux, buf, nb):
+    # Anderson extrapolation of the last _ANDERSON + 1 sweeps (skglm's
+    # AndersonCD): the affine combination Σ cᵢ wᵢ (Σ cᵢ = 1) of the iterates
+    # whose combined differences are smallest. Kept only when it lowers the
+    # objective, so every accepted point is still a descent. Where CD
+    # converges linearly at a slow rate (ill-conditioned or rank-deficient
+    # working sets, where the sign-pattern Newton step does not apply)
+    # this removes most of the sweeps.
+    U = buf[1:] - buf[:-1]
+    G = U @ U.T
+    # A relative ridge keeps the system solvable once the differences are
+    # nearly collinear (CD close to convergence).
+    G = G + (jnp.finfo(G.dtype).eps * 1e3 * jnp.trace(G) + jnp.finfo(G.dtype).tiny) * jnp.eye(
+        G.shape[0], dtype=G.dtype)
+    z = jnp.linalg.solve(G, jnp.ones(G.shape[0], G.dtype))
+    cz = z / jnp.sum(z)
+    w_acc = jnp.where(valid, cz @ buf[1:], 0.0)
+    aux_acc = data.init(w_acc)
+    better = jnp.all(jnp.isfinite(w_acc)) & (objective(w_acc, aux_acc) < objective(wA, aux))
+    return (jnp.where(better, w_acc, wA), jax.tree_util.tree_map(
+        lambda a, b: jnp.where(better, a, b), aux_acc, aux))
+
   def cond(s):
-    wA, aux, it, c, last, done = s
+    wA, aux, it, c, last, buf, nb, small, done = s
     return (~done) & (it < max_iter)
 
   def body(s):
-    wA, aux, it, c, last, _ = s
+    wA, aux, it, c, last, buf, nb, _, _ = s
+    w_start = wA
     sg = jnp.sign(wA)
     wA, aux = sweep(wA, aux)
     c = c + 1
+    reset = jnp.zeros((), bool)
     if use_newton:
       # Tried `period` sweeps after the last try (or the start) and, if
       # `eager`, when a sweep left every sign unchanged (the pattern has
@@ -382,7 +453,20 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True):
       go = settled | (c - last >= period)
       wA, aux = lax.cond(go, newton, lambda wA, aux: (wA, aux), wA, aux)
       last = jnp.where(go, c, last)
-    return wA, aux, it + 1, c, last, sub_gap(wA, aux) <= tol_abs
+      # A Newton step is not a CD iterate: the extrapolation starts over.
+      reset = go
+    buf = jnp.roll(buf, -1, axis=0).at[-1].set(wA)
+    nb = jnp.where(reset, 0, nb + 1)
+    full = nb > _ANDERSON
+    wA, aux = lax.cond(full, anderson, lambda wA, aux, buf, nb: (wA, aux), wA, aux, buf, nb)
+    nb = jnp.where(full, 0, nb)
+    if tol_rel is None:
+      small = jnp.ones((), bool)
+    else:
+      small = (jnp.max(jnp.abs(wA - w_start), initial=0.0)
+               <= tol_rel * jnp.max(jnp.abs(wA), initial=0.0))
+    return (wA, aux, it + 1, c, last, buf, nb, small,
+            (small | ~strict) & (sub_gap(wA, aux) <= tol_abs))
 
   # At least one sweep: the caller only calls when the full gap is too large.
   zero = jnp.zeros((), jnp.int32)
@@ -390,23 +474,38 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True):
   # Small blocks try the first step after 2 sweeps (a factorization costs
   # little there), larger ones after `period`.
   last0 = c0 - 2 if K < 128 else c0
-  wA, _, it, c, _, _ = lax.while_loop(cond, body, (wA, data.init(wA), it, c0, last0,
-                                                   jnp.zeros((), bool)))
-  return wA, it, c
+  buf0 = jnp.zeros((_ANDERSON + 1, K), wA.dtype)
+  false = jnp.zeros((), bool)
+  wA, _, it, c, _, _, _, small, _ = lax.while_loop(
+      cond, body, (wA, data.init(wA), it, c0, last0, buf0, zero, false, false))
+  return wA, it, c, small
 
 
-def _solve_path(ops, p, l1s, l2s, l1_start, tol_abs, max_iter, w0=None):
+def _solve_path(ops, p, l1s, l2s, l1_start, tol_abs, max_iter, w0=None, tol_rel=None):
   """Runs the warm-started working-set solver along (l1s, l2s).
 
   ``l1s`` is (A,) for a common weight, or (A, p) for per-coordinate weights
   (0 leaves a coefficient unpenalized; the gap is then `weighted_gap` and
   the strong rule is not used). ``w0`` is the warm start (zeros if None).
+
+  An α is done when, as in scikit-learn's ``enet_coordinate_descent``, the
+  last coordinate sweep moved no coefficient by more than
+  ``tol_rel``·max|w| and the duality gap is at most ``tol_abs``; every α
+  gets at least one sweep (``tol_rel=None`` drops the first condition).
+  ``converged`` records that, and ``n_iter`` (the
+  sweeps of that α) never exceeds ``max_iter``.
   """
   dtype = l2s.dtype
   vector = l1s.ndim == 2
   sizes = _buckets(p, ops.n)
   thresholds = jnp.asarray(sizes[:-1], jnp.int32)
   gram_cap = max(s for s in sizes if s <= max(_GRAM_ROWS * ops.n, sizes[0]))
+  # The largest capacity below p. Prioritized working sets stay within it
+  # while the support does: the support never outgrows its working set, so
+  # from a start within it the solve never falls back to sweeping all p
+  # features, where neither Gram blocks nor Newton steps apply and CD on an
+  # ill-conditioned p ≫ n problem crawls.
+  ws_cap = sizes[-2] if (len(sizes) > 1 and ops.n < p) else p
   usable = ops.diag > 0
   gap_of = lambda w, xtr, l1, l2, r2, ry: _gap(w, xtr, l1, l2, r2, ry, ops.diag)
 
@@ -441,23 +540,24 @@ def _solve_path(ops, p, l1s, l2s, l1_start, tol_abs, max_iter, w0=None):
         wA = s["wA"]
         # The sweep count c carries over, so that the Newton schedule does
         # not restart when the same block is solved on.
-        wA_new, it, c = _sub_solve(data, wA, k, l1A, l2, s["tol"], s["it"], max_iter, s["c"],
-                                   truncated)
+        # The step condition only matters for the final solve to tol_abs.
+        wA_new, it, c, small = _sub_solve(data, wA, k, l1A, l2, s["tol"], s["it"], max_iter,
+                                          s["c"], truncated, tol_rel, s["tol"] <= tol_abs)
         wf = s["w"].at[ii].set(wA_new, mode="drop")
         # The full KKT check, one pass over all p features.
         xtr, r2, ry = ops.refresh(wf, s["xtr"], ii, wA_new - wA)
         gap = gap_of(wf, xtr, l1, l2, r2, ry)
         nviol = jnp.sum(usable & ~in_ws & (jnp.abs(xtr) > l1), dtype=jnp.int32)
         return dict(wA=wA_new, w=wf, xtr=xtr, r2=r2, ry=ry, it=it, c=c, gap=gap, tol=tol_abs,
-                    nviol=nviol, done=(gap <= tol_abs) | (nviol > 0))
+                    nviol=nviol, small=small, done=((gap <= tol_abs) & small) | (nviol > 0))
 
       zero = jnp.zeros((), jnp.int32)
       # Under jax.vmap a switch runs every branch: `b != index` ends the
       # loops at once in the lanes that did not pick this one.
       s = dict(wA=wA, w=w, xtr=xtr, r2=r2, ry=ry, it=it, c=zero, gap=gap, tol=tol0, nviol=zero,
-               done=b != index)
+               small=jnp.zeros((), bool), done=b != index)
       s = lax.while_loop(cond, body, s)
-      return tuple(s[key] for key in ("w", "xtr", "r2", "ry", "it", "gap", "nviol"))
+      return tuple(s[key] for key in ("w", "xtr", "r2", "ry", "it", "gap", "nviol", "small"))
     return run
 
   branches = [branch(K, i) for i, K in enumerate(sizes)]
@@ -492,48 +592,55 @@ def _solve_path(ops, p, l1s, l2s, l1_start, tol_abs, max_iter, w0=None):
       # The working set stays within the largest Gram-block capacity while
       # the support fits there with room to spare.
       want = jnp.maximum(s["target"], 2 * nnz)
-      t = jnp.minimum(nc, jnp.where(2 * nnz <= gram_cap, jnp.minimum(want, gram_cap), want))
+      if ops.n < p:
+        cap = jnp.where(nnz < ws_cap, ws_cap, p)
+      else:
+        cap = jnp.where(2 * nnz <= gram_cap, gram_cap, p)
+      t = jnp.minimum(nc, jnp.minimum(want, cap))
       ratio = jnp.abs(xtr) / jnp.where(l1 > 0, l1, 1.0)
       score = jnp.where(cand, jnp.where(free, jnp.inf, ratio), -jnp.inf)
       b = jnp.sum(t > thresholds)
-      w, xtr, r2, ry, it, gap, nviol = lax.switch(
+      w, xtr, r2, ry, it, gap, nviol, small = lax.switch(
           b, branches, b, w, xtr, s["r2"], s["ry"], score, nc, l1, l2, s["it"], s["gap"], t < nc)
       # The next working set holds at least the support and the violators.
       nnz = jnp.sum(usable & ((w != 0) | (l1 == 0)), dtype=jnp.int32)
+      ok = (gap <= tol_abs) & small & (nviol == 0)
       return dict(w=w, xtr=xtr, r2=r2, ry=ry, it=it, gap=gap,
-                  target=jnp.minimum(2 * t, jnp.maximum(t, nnz + nviol)), done=gap <= tol_abs)
+                  target=jnp.minimum(2 * t, jnp.maximum(t, nnz + nviol)), ok=ok, done=ok)
 
+    # No sweep yet, so the step condition is unknown: at least one sweep.
+    false = jnp.zeros((), bool)
     s = dict(w=w, xtr=xtr, r2=r2, ry=ry, it=jnp.zeros((), jnp.int32), gap=gap,
-             target=jnp.asarray(sizes[0], jnp.int32), done=gap <= tol_abs)
+             target=jnp.asarray(sizes[0], jnp.int32), ok=false, done=false)
     s = lax.while_loop(cond, body, s)
     nxt = l1_prev if vector else l1
-    return (s["w"], s["xtr"], s["r2"], s["ry"], nxt), (s["w"], s["gap"], s["it"])
+    return (s["w"], s["xtr"], s["r2"], s["ry"], nxt), (s["w"], s["gap"], s["it"], s["ok"])
 
   w0 = jnp.zeros(p, dtype) if w0 is None else w0
   xtr0, r20, ry0 = ops.full(w0)
-  _, (coefs, gaps, n_iter) = lax.scan(one_alpha, (w0, xtr0, r20, ry0, l1_start), (l1s, l2s))
-  return PathArrays(coefs, gaps, n_iter)
+  _, (coefs, gaps, n_iter, ok) = lax.scan(one_alpha, (w0, xtr0, r20, ry0, l1_start), (l1s, l2s))
+  return PathArrays(coefs, gaps, n_iter, ok)
 
 
 def _gram_path(Q, q, y2, l1s, l2s, l1_start, tol_abs, tol_rel, max_iter):
-  # `tol_rel` is unused: the working-set gap is cheap enough to check after
-  # every sweep. The argument stays for callers that pass it.
-  del tol_rel
-  return _solve_path(_gram_ops(Q, q, y2), Q.shape[0], l1s, l2s, l1_start, tol_abs, max_iter)
+  # tol_rel bounds the largest coefficient change of the last sweep,
+  # relative to max|w| (scikit-learn's first condition).
+  return _solve_path(_gram_ops(Q, q, y2), Q.shape[0], l1s, l2s, l1_start, tol_abs, max_iter,
+                     tol_rel=tol_rel)
 
 
 def _residual_path(X, y, l1s, l2s, l1_start, tol_abs, tol_rel, max_iter):
-  del tol_rel
-  return _solve_path(_residual_ops(X, y), X.shape[1], l1s, l2s, l1_start, tol_abs, max_iter)
+  return _solve_path(_residual_ops(X, y), X.shape[1], l1s, l2s, l1_start, tol_abs, max_iter,
+                     tol_rel=tol_rel)
 
 
-def residual_solve(X, y, l1, l2, w0, tol_abs, max_iter):
+def residual_solve(X, y, l1, l2, w0, tol_abs, max_iter, tol_rel=None):
   """One problem, from the warm start w0: per-coordinate ``l1`` (p,), scalar
-  ``l2``, centered (X, y). Returns (w, gap, sweeps). For use inside other
-  jitted programs (``jr.linear.fit``)."""
+  ``l2``, centered (X, y). Returns (w, gap, sweeps, converged). For use
+  inside other jitted programs (``jr.linear.fit``)."""
   out = _solve_path(_residual_ops(X, y), X.shape[1], l1[None], jnp.reshape(l2, (1,)),
-                    jnp.asarray(jnp.inf, X.dtype), tol_abs, max_iter, w0=w0)
-  return out.coefs[0], out.dual_gaps[0], out.n_iter[0]
+                    jnp.asarray(jnp.inf, X.dtype), tol_abs, max_iter, w0=w0, tol_rel=tol_rel)
+  return out.coefs[0], out.dual_gaps[0], out.n_iter[0], out.converged[0]
 
 
 #: The path from the Gram matrix Q = XᵀX and q = Xᵀy of centered data.

@@ -7,7 +7,10 @@ Minimizes, for each (a1, a2) on a path,
 with yᵢ ∈ {0, 1} and the intercept b unpenalized. Each outer step minimizes
 the second-order model of the log-loss plus the exact penalty by cyclic
 coordinate descent on the (p+1) × (p+1) weighted Gram matrix, then takes the
-best of ten halvings of the step on the true objective.
+best of ten halvings of the step on the true objective. It stops on
+optimality: when the largest violation of the optimality conditions (the
+distance of −∇loss to the penalty's subdifferential, ∞-norm) is at most
+tol times the largest gradient the loss can have (`kkt_scale`).
 
 References:
   Friedman, Hastie & Tibshirani (2010), glmnet.
@@ -32,37 +35,55 @@ def _loss(eta, y):
   return jnp.mean(jnp.logaddexp(0.0, eta) - y * eta, axis=0)
 
 
-@functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter"))
-def logistic_path(X, y, a1s, a2s, tol, fit_intercept, max_iter):
-  """Warm-started path; returns (coefs, intercepts, kkt violations, n_iter)."""
+def _design(X, fit_intercept):
+  n = X.shape[0]
+  if fit_intercept:
+    return jnp.concatenate([X, jnp.ones((n, 1), X.dtype)], axis=1)
+  return X
+
+
+def kkt_scale(X):
+  """max_j (1/n)Σᵢ|X_ij|, with the intercept's column of ones: no gradient
+  of the mean log-loss, whose residuals σ(η) − y lie in [−1, 1], can exceed
+  it, so violations are measured relative to it."""
+  return jnp.maximum(jnp.max(jnp.mean(jnp.abs(X), axis=0)), 1.0)
+
+
+def _solver(X, y, tol, fit_intercept, max_iter):
+  """The one-α proximal Newton solve, as a function of (θ₀, a1, a2).
+
+  ``a1`` is a scalar or per-feature (p,) weights. Stops when the largest
+  violation of the optimality conditions is at most tol·`kkt_scale`(X), or
+  after ``max_iter`` Newton steps. Returns (θ, violation, steps,
+  converged)."""
   n, p = X.shape
   dtype = X.dtype
-  if fit_intercept:
-    Z = jnp.concatenate([X, jnp.ones((n, 1), dtype)], axis=1)
-  else:
-    Z = X
+  Z = _design(X, fit_intercept)
   m = Z.shape[1]
   penalized = jnp.arange(m) < p
   steps = 0.5 ** jnp.arange(10, dtype=dtype)
   inner_sweeps = 200
+  tol_kkt = tol * kkt_scale(X)
 
-  def penalty(theta, a1, a2):
-    mask = penalized if theta.ndim == 1 else penalized[:, None]
-    th = jnp.where(mask, theta, 0.0)
-    return a1 * jnp.sum(jnp.abs(th), axis=0) + 0.5 * a2 * jnp.sum(th * th, axis=0)
+  def coords(a1, a2):
+    a1 = jnp.broadcast_to(a1, (p,))
+    l1 = jnp.concatenate([a1, jnp.zeros((m - p,), dtype)])
+    return l1, jnp.where(penalized, a2, 0.0)
 
-  def objective(theta, a1, a2):
-    return _loss(Z @ theta, y[:, None] if theta.ndim == 2 else y) + penalty(theta, a1, a2)
+  def objective(theta, l1, l2):
+    lin = Z @ theta
+    loss = _loss(lin, y[:, None] if theta.ndim == 2 else y)
+    th = theta if theta.ndim == 1 else theta.T
+    pen = jnp.sum(l1 * jnp.abs(th), axis=-1) + 0.5 * jnp.sum(l2 * th * th, axis=-1)
+    return loss + pen
 
-  def newton_step(theta, a1, a2, tol_inner):
+  def newton_step(theta, l1, l2, tol_inner):
     eta = Z @ theta
     mu = jax.nn.sigmoid(eta)
     g = Z.T @ (mu - y) / n
     wts = mu * (1.0 - mu) / n
     H = (Z * wts[:, None]).T @ Z
     hdiag = jnp.diagonal(H)
-    l1 = jnp.where(penalized, a1, 0.0)
-    l2 = jnp.where(penalized, a2, 0.0)
 
     def sweep(c):
       u, hd, _, it = c
@@ -86,42 +107,74 @@ def logistic_path(X, y, a1s, a2s, tol, fit_intercept, max_iter):
         not_done, sweep, (theta, jnp.zeros(m, dtype), jnp.asarray(jnp.inf, dtype), 0))
     d = u - theta
     cands = theta[:, None] + d[:, None] * steps[None, :]
-    f_c = objective(cands, a1, a2)
-    f0 = objective(theta, a1, a2)
+    f_c = objective(cands, l1, l2)
+    f0 = objective(theta, l1, l2)
     best = jnp.argmin(f_c)
     t = jnp.where(f_c[best] <= f0, steps[best], 0.0)
     return theta + t * d, jnp.max(jnp.abs(t * d))
 
-  def kkt(theta, a1, a2):
+  def kkt(theta, l1, l2):
     g = Z.T @ (jax.nn.sigmoid(Z @ theta) - y) / n
-    l1 = jnp.where(penalized, a1, 0.0)
-    l2 = jnp.where(penalized, a2, 0.0)
     gs = g + l2 * theta
     v = jnp.where(theta != 0, jnp.abs(gs + l1 * jnp.sign(theta)),
                   jnp.maximum(jnp.abs(gs) - l1, 0.0))
     return jnp.max(v)
 
-  def one_alpha(theta, a12):
-    a1, a2 = a12
+  def solve(theta, a1, a2):
+    l1, l2 = coords(a1, a2)
 
     def cond(c):
-      return (c[1] > tol * jnp.maximum(1.0, jnp.max(jnp.abs(c[0])))) & (c[2] < max_iter)
+      theta, viol, step, it = c
+      # Stops on optimality; a step of exactly 0 means the line search
+      # found no decrease at all (rounding), where more steps cannot help.
+      return (viol > tol_kkt) & (step > 0) & (it < max_iter)
 
     def body(c):
-      theta, step, it = c
+      theta, _, _, it = c
       # The model is solved a little more accurately than the outer
       # tolerance so that the last Newton steps are not limited by it.
-      theta, step = newton_step(theta, a1, a2, 0.1 * tol * jnp.maximum(1.0, jnp.max(jnp.abs(theta))))
-      return theta, step, it + 1
+      theta, step = newton_step(theta, l1, l2,
+                                0.1 * tol * jnp.maximum(1.0, jnp.max(jnp.abs(theta))))
+      return theta, kkt(theta, l1, l2), step, it + 1
 
-    theta, _, it = lax.while_loop(cond, body, (theta, jnp.asarray(jnp.inf, dtype), 0))
-    return theta, (theta, kkt(theta, a1, a2), it)
+    inf = jnp.asarray(jnp.inf, dtype)
+    theta, viol, _, it = lax.while_loop(cond, body, (theta, kkt(theta, l1, l2), inf, 0))
+    return theta, viol, it, viol <= tol_kkt
 
-  theta0 = jnp.zeros(m, dtype)
-  if fit_intercept:
-    ybar = jnp.clip(jnp.mean(y), 1e-6, 1 - 1e-6)
-    theta0 = theta0.at[p].set(jnp.log(ybar / (1 - ybar)))
-  _, (thetas, viol, n_iter) = lax.scan(one_alpha, theta0, (a1s, a2s))
+  def start():
+    theta0 = jnp.zeros(m, dtype)
+    if fit_intercept:
+      ybar = jnp.clip(jnp.mean(y), 1e-6, 1 - 1e-6)
+      theta0 = theta0.at[p].set(jnp.log(ybar / (1 - ybar)))
+    return theta0
+
+  return solve, start
+
+
+def solve(X, y, a1, a2, tol, fit_intercept, max_iter, theta0=None):
+  """One problem: per-feature ``a1`` (p,) or scalar, scalar ``a2``. Returns
+  ((w, b), steps, converged). For use inside other jitted programs."""
+  p = X.shape[1]
+  run, start = _solver(X, y, tol, fit_intercept, max_iter)
+  theta0 = start() if theta0 is None else theta0
+  theta, _, it, ok = run(theta0, a1, a2)
+  b = theta[p] if fit_intercept else jnp.zeros((), X.dtype)
+  return (theta[:p], b), it, ok
+
+
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter"))
+def logistic_path(X, y, a1s, a2s, tol, fit_intercept, max_iter):
+  """Warm-started path; returns (coefs, intercepts, kkt violations, n_iter,
+  converged)."""
+  p = X.shape[1]
+  dtype = X.dtype
+  run, start = _solver(X, y, tol, fit_intercept, max_iter)
+
+  def one_alpha(theta, a12):
+    theta, viol, it, ok = run(theta, *a12)
+    return theta, (theta, viol, it, ok)
+
+  _, (thetas, viol, n_iter, ok) = lax.scan(one_alpha, start(), (a1s, a2s))
   coefs = thetas[:, :p]
   intercepts = thetas[:, p] if fit_intercept else jnp.zeros(thetas.shape[0], dtype)
-  return coefs, intercepts, viol, n_iter
+  return coefs, intercepts, viol, n_iter, ok

@@ -71,6 +71,8 @@ References:
 from __future__ import annotations
 
 import functools
+import math
+import warnings
 from typing import Any, NamedTuple, Optional
 
 import jax
@@ -80,13 +82,21 @@ from jax.scipy.sparse.linalg import cg
 
 from jaxreg import _checks
 from jaxreg.implicit import default_tol, implicit_solution
-from jaxreg.linear import _coordinate_descent
+from jaxreg.linear import _coordinate_descent, _logistic
 from jaxreg.linear._batch_enet import enet_dual_newton
 from jaxreg.penalties import ElasticNet, L1, L2, Penalty
 
-__all__ = ["FitResult", "fit", "fit_batch"]
+__all__ = ["ConvergenceWarning", "FitResult", "fit", "fit_batch"]
 
 _LOSSES = ("squared", "logistic")
+
+
+class ConvergenceWarning(UserWarning):
+  """A solver stopped at ``max_iter`` before meeting its tolerance.
+
+  The result is returned anyway, with ``converged`` False where it applies
+  (as scikit-learn's ``ConvergenceWarning``, also a ``UserWarning``).
+  """
 
 
 class FitResult(NamedTuple):
@@ -96,12 +106,29 @@ class FitResult(NamedTuple):
     coef: (p,) coefficients w.
     intercept: scalar b (0 when ``fit_intercept=False``).
     n_iter: iterations of the solver (coordinate-descent sweeps, Newton or
-      proximal-gradient steps; 0 for the closed-form ridge).
+      proximal-gradient steps; 0 for the closed-form ridge), at most
+      ``max_iter``.
+    converged: bool, whether the solver's optimality test passed (duality
+      gap or optimality-condition violation within ``tol``); False is also
+      reported by a :class:`ConvergenceWarning` when the result is concrete.
+      (None only where a caller built the result without a solver.)
   """
 
   coef: Any
   intercept: Any
   n_iter: Any
+  converged: Any = None
+
+
+def _warn_unconverged(converged, what, hint):
+  """Warns when a concrete ``converged`` has a False entry (never under jit,
+  where the flag itself carries it)."""
+  if not _checks.is_concrete(converged):
+    return
+  bad = ~np.asarray(converged, bool)
+  if np.any(bad):
+    where = "" if bad.ndim == 0 else f" for {int(bad.sum())} of {bad.size} problems"
+    warnings.warn(f"{what} did not converge{where}: {hint}", ConvergenceWarning, stacklevel=3)
 
 
 # --- argument handling --------------------------------------------------------
@@ -187,14 +214,20 @@ def _soft(x, t):
 
 
 def _ridge_closed(Xc, yc, n, a2):
-  """argmin (1/2n)‖yc − Xc w‖² + (a2/2)‖w‖² by a linear solve."""
-  m, p = Xc.shape
-  if p <= m:
-    A = Xc.T @ Xc / n + a2 * jnp.eye(p, dtype=Xc.dtype)
-    return jnp.linalg.solve(A, Xc.T @ yc / n)
-  # Fewer rows than features: w = Xᵀ(XXᵀ + n·a2 I)⁻¹ y, an m×m solve.
-  K = Xc @ Xc.T + n * a2 * jnp.eye(m, dtype=Xc.dtype)
-  return Xc.T @ jnp.linalg.solve(K, yc)
+  """argmin (1/2n)‖yc − Xc w‖² + (a2/2)‖w‖², of minimum norm when a2 = 0.
+
+  From the thin SVD Xc = U diag(s) Vᵀ: w = V diag(s / (s² + n·a2)) Uᵀ yc.
+  At a2 = 0 singular values below max(m, p)·ε·s_max count as 0 (the
+  cutoff of ``numpy.linalg.lstsq``), which makes w the minimum-norm
+  least-squares solution, as ``lstsq`` returns, when X has rank < p (p ≥ n,
+  or collinear columns).
+  """
+  U, sv, Vt = jnp.linalg.svd(Xc, full_matrices=False)
+  cutoff = max(Xc.shape) * jnp.finfo(Xc.dtype).eps * jnp.max(sv, initial=0.0)
+  denom = sv * sv + n * a2
+  keep = (a2 > 0) | (sv > cutoff)
+  scale = jnp.where(keep & (denom > 0), sv / jnp.where(denom > 0, denom, 1.0), 0.0)
+  return Vt.T @ (scale * (U.T @ yc))
 
 
 def _cd(Xc, yc, n, a1, a2, w0, tol, max_iter):
@@ -202,9 +235,10 @@ def _cd(Xc, yc, n, a1, a2, w0, tol, max_iter):
 
   Each outer round is a full sweep over the p coordinates followed by sweeps
   over the non-zero coefficients only, until their largest change is below
-  tol·max|w|; the fit stops after a full sweep that changed nothing by more
-  than that. The residual r = yc − Xc w is updated in place, so a sweep costs
-  O(np).
+  tol·max|w|. The fit stops, as `_cd_working_set` does, after a full sweep
+  that changed nothing by more than that and at a duality gap of at most
+  `_cd_gap_tol`·‖yc‖² (sum form). The residual r = yc − Xc w is updated in
+  place, so a sweep costs O(np). Returns (w, sweeps, converged).
   """
   p = Xc.shape[1]
   XT = Xc.T  # rows contiguous: each coordinate update reads one row.
@@ -233,6 +267,11 @@ def _cd(Xc, yc, n, a1, a2, w0, tol, max_iter):
     return w, r, dmax <= tol * jnp.maximum(wmax, tiny)
 
   all_idx = jnp.arange(p)
+  tol_abs = _cd_gap_tol(tol, dtype) * jnp.dot(yc, yc)
+
+  def gap(w, r):
+    return _coordinate_descent.weighted_gap(w, XT @ r, n * a1, n * a2, jnp.dot(r, r),
+                                            jnp.dot(r, yc), n * diag)
 
   def outer_cond(s):
     _, _, it, done = s
@@ -241,6 +280,7 @@ def _cd(Xc, yc, n, a1, a2, w0, tol, max_iter):
   def outer_body(s):
     w, r, it, _ = s
     w, r, full_ok = sweep(w, r, all_idx, p)
+    done = full_ok & (gap(w, r) <= tol_abs)
     it = it + 1
     active = w != 0
     idx = jnp.argsort(~active, stable=True)
@@ -254,13 +294,13 @@ def _cd(Xc, yc, n, a1, a2, w0, tol, max_iter):
       w, r, ok = sweep(w, r, idx, count)
       return w, r, it + 1, ok
 
-    w, r, it, _ = jax.lax.while_loop(in_cond, in_body, (w, r, it, full_ok))
-    return w, r, it, full_ok
+    w, r, it, _ = jax.lax.while_loop(in_cond, in_body, (w, r, it, full_ok | done))
+    return w, r, it, done
 
   r0 = yc - Xc @ w0
-  w, _, it, _ = jax.lax.while_loop(
+  w, _, it, done = jax.lax.while_loop(
       outer_cond, outer_body, (w0, r0, jnp.zeros((), jnp.int32), jnp.zeros((), bool)))
-  return w, it
+  return w, it, done
 
 
 def _cd_gap_tol(tol, dtype):
@@ -287,19 +327,22 @@ def _cd_working_set(Xc, yc, n, a1, a2, w0, tol, max_iter):
   Under ``jax.vmap`` the working-set solver would run all its branches and
   Newton steps in every lane (batched predicates select rather than
   branch), so a batch runs the plain cyclic solver `_cd` instead (a custom
-  batching rule). Returns (w, coordinate sweeps).
+  batching rule). As in scikit-learn, a solve is done when the last sweep
+  moved no coefficient by more than tol·max|w| and the gap is within
+  tolerance. Returns (w, coordinate sweeps, converged).
   """
   @jax.custom_batching.custom_vmap
   def solve(Xc, yc, n, a1, a2, w0):
     tol_abs = _cd_gap_tol(tol, Xc.dtype) * jnp.dot(yc, yc)
-    w, _, it = _coordinate_descent.residual_solve(Xc, yc, n * a1, n * a2, w0, tol_abs, max_iter)
-    return w, it
+    w, _, it, ok = _coordinate_descent.residual_solve(Xc, yc, n * a1, n * a2, w0, tol_abs,
+                                                      max_iter, tol_rel=tol)
+    return w, it, ok
 
   @solve.def_vmap
   def _batched(axis_size, in_batched, *args):
     axes = [0 if b else None for b in in_batched]
     out = jax.vmap(lambda *a: _cd(*a, tol, max_iter), in_axes=axes)(*args)
-    return out, (True, True)
+    return out, (True, True, True)
 
   return solve(Xc, yc, n, a1, a2, w0)
 
@@ -373,28 +416,29 @@ def _fista_rounds(Xc, yc, n, a1, a2, w0, tol, max_iter):
   """FISTA to a loose tolerance, then an exact Newton polish on the support.
 
   The polished point is accepted once it satisfies the optimality
-  conditions; otherwise FISTA resumes with a 100× tighter tolerance. Far
-  fewer iterations than running FISTA to ``tol`` itself: the support and
-  signs are usually right long before the coefficients are accurate.
+  conditions; otherwise FISTA resumes with a 100× tighter tolerance (at
+  most ``tol``) until it does or ``max_iter`` steps are spent: the test is
+  optimality, not a small step. Far fewer iterations than running FISTA to
+  ``tol`` itself: the support and signs are usually right long before the
+  coefficients are accurate. Returns (w, steps, converged).
   """
   tol = jnp.asarray(tol, Xc.dtype)
   start = jnp.maximum(tol, 1e-4)
   step = _fista_step(Xc, n, a2)
 
   def cond(st):
-    w, _, ok, it, t, last = st
-    return (~ok) & (~last) & (it < max_iter)
+    w, _, ok, it, t = st
+    return (~ok) & (it < max_iter)
 
   def body(st):
-    w, _, _, it, t, _ = st
+    w, _, _, it, t = st
     w, k = _fista_sq(Xc, yc, n, a1, a2, w, t, max_iter - it, step)
     w_p, ok = _polish_sq(Xc, yc, n, a1, a2, w, tol)
-    return w, w_p, ok, it + k, jnp.maximum(t * 1e-2, tol), t <= tol
+    return w, w_p, ok, it + k, jnp.maximum(t * 1e-2, tol)
 
-  w, w_p, ok, it, _, _ = jax.lax.while_loop(
-      cond, body, (w0, w0, jnp.zeros((), bool), jnp.zeros((), jnp.int32), start,
-                   jnp.zeros((), bool)))
-  return jnp.where(ok, w_p, w), it
+  w, w_p, ok, it, _ = jax.lax.while_loop(
+      cond, body, (w0, w0, jnp.zeros((), bool), jnp.zeros((), jnp.int32), start))
+  return jnp.where(ok, w_p, w), it, ok
 
 
 def _center(X, y, m, fit_intercept):
@@ -437,17 +481,18 @@ def _fit_squared(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver):
   if solver == "ridge":
     w_star = sg(_ridge_closed(Xc, yc, n, a2))
     it = jnp.zeros((), jnp.int32)
+    ok = jnp.all(jnp.isfinite(w_star))
   else:
     w0 = jnp.zeros(X.shape[1], X.dtype) if init is None else sg(init)
     if solver == "cd":
-      w_star, it = _cd_working_set(*sg(theta), w0, tol, max_iter)
+      w_star, it, ok = _cd_working_set(*sg(theta), w0, tol, max_iter)
       refine = 1
     else:
-      w_star, it = _fista_rounds(*sg(theta), w0, tol, max_iter)
+      w_star, it, ok = _fista_rounds(*sg(theta), w0, tol, max_iter)
   D, s = _support(w_star, sg(a1))
   w = _polished_solution(w_star, theta, D, s, tol, refine)
   b = ym - xm @ w
-  return w, b, it
+  return w, b, it, ok
 
 
 def _newton_polish(w, theta, D, s, tol):
@@ -530,8 +575,12 @@ def _newton(X, y, a1, a2, D, s, v0, fit_intercept, tol, max_iter):
   """Damped Newton on the smooth problem restricted to D (signs s fixed).
 
   Objective: loss(Dw, b) + (a2/2)‖Dw‖² + a1ᵀ(s ⊙ w); a backtracking line
-  search (halving) guarantees descent far from the optimum.
+  search (halving) guarantees descent far from the optimum. Stops when the
+  gradient of that objective is at most tol·`_logistic.kkt_scale` (∞-norm),
+  or after a step the line search could not make (rounding). Returns
+  (v, steps, converged).
   """
+  tol_kkt = tol * _logistic.kkt_scale(X)
   def obj(v):
     Dv = (D * v[0], v[1])
     return _logistic_smooth(Dv, X, y, a2, fit_intercept) + jnp.sum(a1 * s * D * v[0])
@@ -542,6 +591,9 @@ def _newton(X, y, a1, a2, D, s, v0, fit_intercept, tol, max_iter):
 
   def cond(st):
     return (~st[2]) & (st[1] < max_iter)
+
+  def small(v):
+    return jnp.max(jnp.abs(flat_grad(v))) <= tol_kkt
 
   def body(st):
     v, it, _ = st
@@ -554,55 +606,13 @@ def _newton(X, y, a1, a2, D, s, v0, fit_intercept, tol, max_iter):
       return (obj((v[0] - t * dw, v[1] - t * db)) > f0) & (t > 1e-10)
 
     t = jax.lax.while_loop(ls_cond, lambda t: 0.5 * t, jnp.ones((), X.dtype))
-    new = (v[0] - t * dw, v[1] - t * db)
-    scale = jnp.maximum(1.0, jnp.max(jnp.abs(new[0])))
-    done = t * jnp.max(jnp.abs(step)) <= tol * scale
-    return new, it + 1, done
+    moved = t > 1e-10
+    new = jax.tree_util.tree_map(lambda a, b: jnp.where(moved, a, b),
+                                 (v[0] - t * dw, v[1] - t * db), v)
+    return new, it + 1, small(new) | ~moved
 
-  v, it, _ = jax.lax.while_loop(cond, body, (v0, jnp.zeros((), jnp.int32), jnp.zeros((), bool)))
-  return v, it
-
-
-def _fista(X, y, a1, a2, v0, fit_intercept, tol, max_iter):
-  """Accelerated proximal gradient (adaptive restart) for logistic + a1|w| + a2/2‖w‖²."""
-  n, p = X.shape
-  Xa = jnp.concatenate([X, jnp.ones((n, 1), X.dtype) * (1.0 if fit_intercept else 0.0)], 1)
-
-  def pw(i, u):
-    u = Xa.T @ (Xa @ u)
-    return u / jnp.linalg.norm(u)
-
-  u = jax.lax.fori_loop(0, 50, pw, jnp.ones(p + 1, X.dtype) / jnp.sqrt(p + 1.0))
-  lmax = jnp.linalg.norm(Xa.T @ (Xa @ u))
-  step = 1.0 / (1.05 * lmax / (4.0 * n) + a2 + jnp.finfo(X.dtype).tiny)
-  grad = jax.grad(_logistic_smooth)
-
-  def prox(v, g):
-    w = _soft(v[0] - step * g[0], step * a1)
-    b = v[1] - step * g[1] if fit_intercept else v[1]
-    return (w, b)
-
-  def cond(st):
-    return (~st[4]) & (st[3] < max_iter)
-
-  def body(st):
-    v, zv, t, it, _ = st
-    new = prox(zv, grad(zv, X, y, a2, fit_intercept))
-    dw = new[0] - v[0]
-    db = new[1] - v[1]
-    # Restart momentum when it points uphill (O'Donoghue & Candès 2015).
-    restart = jnp.sum((zv[0] - new[0]) * dw) + (zv[1] - new[1]) * db > 0
-    t_new = jnp.where(restart, 1.0, (1.0 + jnp.sqrt(1.0 + 4.0 * t * t)) / 2.0)
-    beta = jnp.where(restart, 0.0, (t - 1.0) / t_new)
-    z_new = (new[0] + beta * dw, new[1] + beta * db)
-    scale = jnp.maximum(1.0, jnp.max(jnp.abs(new[0])))
-    done = jnp.maximum(jnp.max(jnp.abs(dw)), jnp.abs(db)) <= tol * scale
-    return new, z_new, t_new, it + 1, done
-
-  one = jnp.ones((), X.dtype)
-  v, _, _, it, _ = jax.lax.while_loop(
-      cond, body, (v0, v0, one, jnp.zeros((), jnp.int32), jnp.zeros((), bool)))
-  return v, it
+  v, it, _ = jax.lax.while_loop(cond, body, (v0, jnp.zeros((), jnp.int32), small(v0)))
+  return v, it, small(v)
 
 
 def _fit_logistic(X, y, a1, a2, fit_intercept, tol, max_iter, init, solver):
@@ -613,38 +623,39 @@ def _fit_logistic(X, y, a1, a2, fit_intercept, tol, max_iter, init, solver):
   theta = (X, y, a1, a2)
   Xs, ys, a1s, a2s = sg(theta)
   ones = jnp.ones(p, dtype)
+  # The optimality test is relative to the largest gradient the log-loss
+  # can have; below 100ε rounding decides it.
+  tol_kkt = _cd_gap_tol(tol, dtype)
   if solver == "newton":
-    v_star, it = _newton(Xs, ys, a1s, a2s, ones, jnp.zeros(p, dtype), v0, fit_intercept, tol,
-                         max_iter)
+    v_star, it, ok = _newton(Xs, ys, a1s, a2s, ones, jnp.zeros(p, dtype), v0, fit_intercept,
+                             tol_kkt, max_iter)
   else:
-    # Proximal gradient finds the support; Newton on it then makes the
-    # answer exact. The Newton answer is kept only if it keeps every sign
-    # and satisfies the optimality conditions off the support.
-    v1, it = _fista(Xs, ys, a1s, a2s, v0, fit_intercept, jnp.sqrt(tol) * 1e-2, max_iter)
-    D, s = _support(v1[0], a1s)
-    v2, it2 = _newton(Xs, ys, a1s, a2s, D, s, v1, fit_intercept, tol, 50)
-    g = jax.grad(_logistic_smooth)(v2, Xs, ys, a2s, fit_intercept)[0]
-    kkt = jnp.all(jnp.where(D > 0, jnp.sign(v2[0]) == s,
-                            jnp.abs(g) <= a1s * (1.0 + 1e-6) + 10 * tol))
-    v_star = jax.tree_util.tree_map(lambda a, b: jnp.where(kkt, a, b), v2, v1)
-    it = it + it2
+    # Proximal Newton (the solver of ``logistic_path``), which stops when
+    # the optimality conditions hold to tol, not on a small step.
+    th0 = jnp.concatenate([v0[0], jnp.reshape(v0[1], (1,))]) if fit_intercept else v0[0]
+    v_star, it, ok = _logistic.solve(Xs, ys, a1s, a2s, tol_kkt, fit_intercept, max_iter, th0)
   D, s = _support(v_star[0], a1s)
   opt = functools.partial(_logistic_optimality, fit_intercept=fit_intercept)
   sol = implicit_solution(lambda th, D, s: v_star, opt, tol=tol)
   w, b = sol(theta, D, s)
   if not fit_intercept:
     b = jnp.zeros((), dtype)
-  return w, b, it
+  return w, b, it, ok
 
 
 # --- public API ---------------------------------------------------------------
 
 
-@functools.partial(jax.jit, static_argnames=("loss", "fit_intercept", "tol", "max_iter", "solver"))
-def _fit_impl(X, y, m, a1, a2, init, *, loss, fit_intercept, tol, max_iter, solver):
+@functools.partial(jax.jit, static_argnames=("loss", "fit_intercept", "tol", "max_iter", "solver",
+                                             "with_converged"))
+def _fit_impl(X, y, m, a1, a2, init, *, loss, fit_intercept, tol, max_iter, solver,
+              with_converged=False):
+  """(w, b, n_iter), and ``converged`` last when ``with_converged``."""
   if loss == "squared":
-    return _fit_squared(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver)
-  return _fit_logistic(X, y, a1, a2, fit_intercept, tol, max_iter, init, solver)
+    out = _fit_squared(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver)
+  else:
+    out = _fit_logistic(X, y, a1, a2, fit_intercept, tol, max_iter, init, solver)
+  return out if with_converged else out[:3]
 
 
 _SOLVERS = ("auto", "cd", "fista")
@@ -669,18 +680,32 @@ def _prepare(X, y, penalty, loss, tol, max_iter, solver, batched=False):
   if not isinstance(penalty, (L1, L2, ElasticNet)):
     _penalty_parts(penalty, X.shape[-1], X.dtype)  # raises the right error
   solver = _choose_solver(penalty, loss, solver, batched)
-  tol = default_tol(jnp.zeros((), X.dtype)) if tol is None else float(tol)
-  if not tol > 0:
-    raise ValueError(f"tol must be > 0, got {tol!r}.")
+  tol = default_tol(jnp.zeros((), X.dtype)) if tol is None else _check_tol(tol)
   if max_iter is None:
-    max_iter = {"cd": 1000, "newton": 100, "fista": 20000, "prox": 20000, "ridge": 1}[solver]
-  if isinstance(max_iter, bool) or int(max_iter) != max_iter or max_iter < 1:
+    max_iter = {"cd": 1000, "newton": 100, "fista": 20000, "prox": 100, "ridge": 1}[solver]
+  return X, y, tol, _check_max_iter(max_iter), solver
+
+
+def _check_tol(tol):
+  """A finite tol > 0 as a Python float (it is a static argument)."""
+  if isinstance(tol, bool) or isinstance(tol, jax.core.Tracer):
+    raise TypeError(f"tol must be a Python number > 0, got {tol!r}.")
+  try:
+    value = float(tol)
+  except (TypeError, ValueError) as e:
+    raise TypeError(f"tol must be a number > 0, got {tol!r}.") from e
+  if not (math.isfinite(value) and value > 0):
+    raise ValueError(f"tol must be finite and > 0, got {tol!r}.")
+  return value
+
+
+def _check_max_iter(max_iter):
+  """A positive Python int (it is a static argument: it sizes loops)."""
+  if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)):
+    raise TypeError(f"max_iter must be a positive integer, got {max_iter!r}.")
+  if max_iter < 1:
     raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
-  if solver == "ridge" and _checks.is_concrete(penalty.alpha):
-    if X.shape[-1] >= X.shape[-2] - 1 and bool(np.any(np.asarray(penalty.alpha) == 0)):
-      raise ValueError("penalty alpha = 0 with L2 and at least as many features as samples: "
-                       "the least-squares solution is not unique; use alpha > 0.")
-  return X, y, tol, int(max_iter), solver
+  return int(max_iter)
 
 
 def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
@@ -707,28 +732,38 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
     loss: ``"squared"`` or ``"logistic"``.
     fit_intercept: fit an unpenalized intercept (by centring for the squared
       loss, as a free variable for the logistic loss).
-    tol: tolerance (default 1e-10 in float64, 1e-5 in float32): coordinate
-      descent stops at a duality gap of max(tol, 100ε)·‖y_c‖²
-      (scikit-learn's rule), FISTA and Newton when the relative change of
-      the coefficients falls below tol.
-    max_iter: cap on coordinate-descent sweeps (default 1000), Newton steps
-      (100) or proximal-gradient steps (20000).
+    tol: finite tolerance > 0 (default 1e-10 in float64, 1e-5 in float32),
+      raised to 100ε. Every solver stops on optimality: coordinate descent,
+      as scikit-learn, once a sweep changed no coefficient by more than
+      tol·max|w| and the duality gap (sum form, ½‖y_c − X_c w‖² + n·pen(w))
+      is at most tol·‖y_c‖²; FISTA once the optimality conditions hold
+      after its Newton polish; the logistic solvers once the largest
+      violation of the optimality conditions is at most tol times the
+      largest gradient the log-loss can have, max_j (1/n)Σᵢ|X_ij| (at
+      least 1).
+    max_iter: positive integer, cap on coordinate-descent sweeps (default
+      1000), Newton steps (100) or proximal-gradient steps (20000).
     solver: for the squared loss with L1 / elastic net, ``"cd"`` (working-set
       coordinate descent, the default of ``fit``) or ``"fista"`` (accelerated
       proximal gradient); both end in the same exact solution after the
       Newton polish. ``"auto"`` picks.
 
   Returns:
-    ``FitResult(coef, intercept, n_iter)``; ``n_iter == max_iter`` means the
-    solver stopped before reaching ``tol``.
+    ``FitResult(coef, intercept, n_iter, converged)``: ``n_iter`` ≤
+    ``max_iter``; ``converged`` is False when the solver stopped before
+    meeting ``tol``, which also raises a :class:`ConvergenceWarning` outside
+    ``jax.jit``. ``L2(0)`` gives the minimum-norm least-squares solution
+    when it is not unique (p ≥ n), as ``numpy.linalg.lstsq``.
 
   Example:
     >>> import jax, jax.numpy as jnp, jaxreg as jr
     >>> X = jnp.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 3.0]])
     >>> y = jnp.array([0.0, 1.0, 2.0, 3.5])
     >>> res = jr.linear.fit(X, y, jr.L1(0.1))   # sklearn Lasso(alpha=0.1): [1.0, 0.1]
-    >>> res.coef
-    Array([1. , 0.1...], dtype=float32)
+    >>> [round(float(c), 4) for c in res.coef]
+    [1.0, 0.1]
+    >>> bool(res.converged)
+    True
     >>> val = lambda a: jnp.sum(jr.linear.fit(X, y, jr.L1(a)).coef)
     >>> g = jax.grad(val)(0.1)   # one linear solve, no unrolling
 
@@ -740,9 +775,11 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
   X, y, tol, max_iter, solver = _prepare(X, y, penalty, loss, tol, max_iter, solver)
   a1, a2 = _penalty_parts(penalty, X.shape[-1], X.dtype)
   m = jnp.ones(X.shape[0], X.dtype)
-  w, b, it = _fit_impl(X, y, m, a1, a2, None, loss=loss, fit_intercept=bool(fit_intercept),
-                       tol=tol, max_iter=max_iter, solver=solver)
-  return FitResult(w, b, it)
+  w, b, it, ok = _fit_impl(X, y, m, a1, a2, None, loss=loss, fit_intercept=bool(fit_intercept),
+                           tol=tol, max_iter=max_iter, solver=solver, with_converged=True)
+  _warn_unconverged(ok, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; raise max_iter "
+                    "or tol.")
+  return FitResult(w, b, it, ok)
 
 
 def _fit_batch_dual(Xs, ys, penalty, fit_intercept, tol, max_iter, chunk_size):
@@ -778,21 +815,23 @@ def _fit_batch_dual(Xs, ys, penalty, fit_intercept, tol, max_iter, chunk_size):
     def fallback():
       # Unconverged Newton iterates are good starts; the lasso's are not.
       w0 = jnp.where(jnp.isfinite(w_d) & (sg(a2) > 0)[:, None], w_d, 0.0)
-      fista = lambda Xb, yb, nb, a1b, a2b, w0b: _fista_rounds(Xb, yb, nb, a1b, a2b, w0b, tol,
-                                                                max_iter)
-      w_f, it_f = jax.vmap(fista)(*sg(theta), w0)
-      return jnp.where(ok[:, None], w_d, w_f), jnp.where(ok, it, it + it_f)
+      # FISTA gets what is left of max_iter, so n_iter stays within it.
+      fista = lambda Xb, yb, nb, a1b, a2b, w0b, left: _fista_rounds(Xb, yb, nb, a1b, a2b, w0b,
+                                                                      tol, left)
+      w_f, it_f, ok_f = jax.vmap(fista)(*sg(theta), w0, max_iter - it)
+      return (jnp.where(ok[:, None], w_d, w_f), jnp.where(ok, it, it + it_f),
+              ok | ok_f)
 
-    w_star, it = jax.lax.cond(jnp.all(ok), lambda: (w_d, it), fallback)
+    w_star, it, conv = jax.lax.cond(jnp.all(ok), lambda: (w_d, it, ok), fallback)
     D, s = jax.vmap(_support)(w_star, sg(a1))
     polished = lambda wb, th, Db, sb: _polished_solution(wb, th, Db, sb, tol, 0)
     w = jax.vmap(polished)(w_star, theta, D, s)
     b = ym - jnp.sum(xm * w, axis=1)
-    return w, b, it
+    return w, b, it, conv
 
   parts = (chunked(Xs), chunked(ys), jax.tree_util.tree_map(chunked, penalty))
-  w, b, it = jax.lax.map(solve, parts)
-  return w.reshape(-1, p)[:B], b.reshape(-1)[:B], it.reshape(-1)[:B]
+  w, b, it, conv = jax.lax.map(solve, parts)
+  return w.reshape(-1, p)[:B], b.reshape(-1)[:B], it.reshape(-1)[:B], conv.reshape(-1)[:B]
 
 
 def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True,
@@ -829,7 +868,9 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
       caches: on a GPU, one chunk of all B problems is the natural choice).
 
   Returns:
-    ``FitResult`` with ``coef`` (B, p), ``intercept`` (B,), ``n_iter`` (B,).
+    ``FitResult`` with ``coef`` (B, p), ``intercept`` (B,), ``n_iter`` (B,)
+    and ``converged`` (B,) (a :class:`ConvergenceWarning` names how many
+    problems did not converge, outside ``jax.jit``).
 
   Example:
     >>> import jax.numpy as jnp, jaxreg as jr
@@ -867,10 +908,12 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
     chunk_size = min(B, 40 if dual else 128)
   if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
     raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
-  w, b, it = _fit_batch_impl(Xs, ys, penalty, loss=loss, fit_intercept=bool(fit_intercept),
+  w, b, it, ok = _fit_batch_impl(Xs, ys, penalty, loss=loss, fit_intercept=bool(fit_intercept),
                              tol=tol, max_iter=max_iter, solver=solver,
                              chunk_size=int(chunk_size), dual=dual)
-  return FitResult(w, b, it)
+  _warn_unconverged(ok, "jr.linear.fit_batch", f"n_iter reached max_iter={max_iter}; raise "
+                    "max_iter or tol.")
+  return FitResult(w, b, it, ok)
 
 
 @functools.partial(jax.jit, static_argnames=("loss", "fit_intercept", "tol", "max_iter", "solver",
@@ -886,7 +929,7 @@ def _fit_batch_impl(Xs, ys, penalty, *, loss, fit_intercept, tol, max_iter, solv
     a1, a2 = _penalty_parts(pen, p, X.dtype)
     m = jnp.ones(n, X.dtype)
     return _fit_impl(X, y, m, a1, a2, None, loss=loss, fit_intercept=fit_intercept,
-                     tol=tol, max_iter=max_iter, solver=solver)
+                     tol=tol, max_iter=max_iter, solver=solver, with_converged=True)
 
   # Chunks of problems are vmapped together and the chunks run one after
   # another: a chunk's data stays in cache across the solver's iterations and

@@ -25,8 +25,9 @@ import numpy as np
 from jaxreg import _checks
 from jaxreg.linear import _coordinate_descent as _cd
 from jaxreg.linear import _logistic
+from jaxreg.linear.fit import ConvergenceWarning, _warn_unconverged
 
-__all__ = ["PathResult", "ridge_path", "enet_path", "lasso_path", "logistic_path"]
+__all__ = ["ConvergenceWarning", "PathResult", "ridge_path", "enet_path", "lasso_path", "logistic_path"]
 
 
 class PathResult(NamedTuple):
@@ -36,11 +37,17 @@ class PathResult(NamedTuple):
     alphas: (K,) the α grid, decreasing.
     coefs: (K, p) coefficients, one row per α.
     intercepts: (K,) intercepts (0 when ``fit_intercept=False``).
-    dual_gaps: (K,) convergence certificate per α: the duality gap in
-      scikit-learn's sum form for ``enet_path``; 0 for ``ridge_path`` (its
-      solutions are exact up to rounding); the largest violation of the
+    dual_gaps: (K,) convergence certificate per α: for ``enet_path`` the
+      duality gap in the units of scikit-learn ≥ 1.8's ``enet_path`` and
+      ``Lasso.dual_gap_`` (those of the (1/(2n))-scaled objective: the gap
+      of ½‖y_c − X_c w‖² + n·pen(w) divided by n); 0 for ``ridge_path``
+      (its solutions are exact up to rounding); the largest violation of the
       optimality conditions for ``logistic_path``.
-    n_iter: (K,) iterations (coordinate sweeps, or Newton steps) per α.
+    n_iter: (K,) iterations (coordinate sweeps, or Newton steps) per α, at
+      most ``max_iter``.
+    converged: (K,) bool, whether each α met the stopping rule before
+      ``max_iter``; a False entry also raises a
+      :class:`~jaxreg.linear.fit.ConvergenceWarning` outside ``jax.jit``.
   """
 
   alphas: jax.Array
@@ -48,6 +55,7 @@ class PathResult(NamedTuple):
   intercepts: jax.Array
   dual_gaps: jax.Array
   n_iter: jax.Array
+  converged: jax.Array
 
 
 # --- input checks ------------------------------------------------------------
@@ -125,15 +133,17 @@ def _check_positive_float(value, name):
   return v
 
 
-def check_alphas(alphas, dtype):
-  """A 1-D array of positive α, sorted decreasing (traced values pass unchecked)."""
+def check_alphas(alphas, dtype, allow_zero=False):
+  """A 1-D array of positive α (≥ 0 with ``allow_zero``), sorted decreasing
+  (traced values pass unchecked)."""
   alphas = jnp.atleast_1d(jnp.asarray(alphas, dtype))
   if alphas.ndim != 1 or alphas.shape[0] == 0:
     raise ValueError(f"alphas must be a non-empty 1-D array, got shape {alphas.shape}.")
   if _checks.is_concrete(alphas):
     a = np.asarray(alphas)
-    if not np.all(np.isfinite(a)) or np.any(a <= 0):
-      raise ValueError(f"alphas must be finite and > 0, got {a!r}.")
+    if not np.all(np.isfinite(a)) or np.any(a < 0 if allow_zero else a <= 0):
+      bound = ">= 0" if allow_zero else "> 0"
+      raise ValueError(f"alphas must be finite and {bound}, got {a!r}.")
   return -jnp.sort(-alphas)
 
 
@@ -168,19 +178,33 @@ def tol_floor(dtype):
 
 # --- ridge -------------------------------------------------------------------
 
+def _spectral_filter(lam, n_alpha, cutoff):
+  """1/(λ + nα), with the directions of λ ≤ cutoff dropped where α = 0 (the
+  minimum-norm solution, as ``lstsq``)."""
+  denom = lam[None, :] + n_alpha[:, None]
+  keep = (n_alpha[:, None] > 0) | (lam[None, :] > cutoff)
+  return jnp.where(keep & (denom > 0), 1.0 / jnp.where(denom > 0, denom, 1.0), 0.0)
+
+
 @jax.jit
 def _ridge_core(Xc, yc, alphas):
   n, p = Xc.shape
+  eps = jnp.finfo(Xc.dtype).eps
   if n >= p:
     # n ≥ p: the p × p eigendecomposition of XᵀX is the cheaper factorization.
     evals, V = jnp.linalg.eigh(Xc.T @ Xc)
     evals = jnp.maximum(evals, 0.0)
     b = V.T @ (Xc.T @ yc)
-    coefs = (b[None, :] / (evals[None, :] + n * alphas[:, None])) @ V.T
+    # eigh resolves eigenvalues to about ε·λ_max: smaller ones are rank
+    # deficiency, dropped at α = 0.
+    f = _spectral_filter(evals, n * alphas, max(n, p) * eps * jnp.max(evals, initial=0.0))
+    coefs = (b[None, :] * f) @ V.T
   else:
     U, s, Vt = jnp.linalg.svd(Xc, full_matrices=False)
     b = s * (U.T @ yc)
-    coefs = (b[None, :] / (s[None, :] ** 2 + n * alphas[:, None])) @ Vt
+    # lstsq's cutoff on singular values, max(n, p)·ε·s_max, squared.
+    cut = (max(n, p) * eps * jnp.max(s, initial=0.0)) ** 2
+    coefs = (b[None, :] * _spectral_filter(s * s, n * alphas, cut)) @ Vt
   return coefs
 
 
@@ -199,12 +223,14 @@ def ridge_path(X, y, alphas, fit_intercept: bool = True) -> PathResult:
   Args:
     X: (n, p) design matrix.
     y: (n,) targets.
-    alphas: positive strengths, any order (returned decreasing).
+    alphas: strengths ≥ 0, any order (returned decreasing). At α = 0 the
+      least-squares solution of minimum norm (that of ``numpy.linalg.lstsq``)
+      is returned when it is not unique (p ≥ n, or collinear columns).
     fit_intercept: center X and y and fit an unpenalized intercept.
 
   Returns:
     A :class:`PathResult`; ``dual_gaps`` and ``n_iter`` are zeros (the
-    solution is exact up to rounding).
+    solution is exact up to rounding), ``converged`` all True.
 
   Example:
     >>> import jax.numpy as jnp, jaxreg as jr
@@ -218,22 +244,52 @@ def ridge_path(X, y, alphas, fit_intercept: bool = True) -> PathResult:
     (solver="svd").
   """
   X, y = check_Xy(X, y)
-  alphas = check_alphas(alphas, X.dtype)
+  alphas = check_alphas(alphas, X.dtype, allow_zero=True)
   Xc, yc, x_mean, y_mean = center(X, y, fit_intercept)
   coefs = _ridge_core(Xc, yc, alphas)
   intercepts = y_mean - coefs @ x_mean
   zeros = jnp.zeros(alphas.shape, X.dtype)
-  return PathResult(alphas, coefs, intercepts, zeros, jnp.zeros(alphas.shape, jnp.int32))
+  return PathResult(alphas, coefs, intercepts, zeros, jnp.zeros(alphas.shape, jnp.int32),
+                    jnp.ones(alphas.shape, bool))
 
 
 # --- elastic net -------------------------------------------------------------
 
 def _use_gram(n, p, precompute):
-  if precompute == "auto":
+  if isinstance(precompute, str) and precompute == "auto":
     return n >= p
-  if isinstance(precompute, bool):
-    return precompute
+  if isinstance(precompute, (bool, np.bool_)):
+    return bool(precompute)
   raise ValueError(f"precompute must be 'auto', True or False, got {precompute!r}.")
+
+
+def _check_gram(G, Xc, name="precompute"):
+  """A precomputed Gram matrix: (p, p), finite, symmetric, and XᵀX of the X
+  the solver uses (centered when fitting an intercept), checked on the
+  diagonal as scikit-learn checks one entry. Rounding in forming Σᵢ x_ij²
+  is at most n·ε relative, hence the tolerances."""
+  if isinstance(G, jax.core.Tracer):
+    raise TypeError(f"{name} must be a concrete array here, not a traced value.")
+  Gn = np.asarray(G)
+  if Gn.dtype == object or not np.issubdtype(Gn.dtype, np.number):
+    raise TypeError(f"{name} must be a numeric (p, p) array, got dtype {Gn.dtype}.")
+  n, p = Xc.shape
+  if Gn.shape != (p, p):
+    raise ValueError(f"{name} must be the ({p}, {p}) Gram matrix XᵀX, got shape {Gn.shape}.")
+  if not np.all(np.isfinite(Gn)):
+    raise ValueError(f"{name} contains NaN or infinite values.")
+  dtype = np.dtype(Xc.dtype)
+  Gn = Gn.astype(dtype)
+  rtol = 10.0 * max(n, p) * float(np.finfo(dtype).eps)
+  scale = float(np.max(np.abs(np.diagonal(Gn)), initial=0.0))
+  if not np.allclose(Gn, Gn.T, rtol=0.0, atol=rtol * scale):
+    raise ValueError(f"{name} must be symmetric (a Gram matrix XᵀX).")
+  d = np.sum(np.asarray(Xc, dtype) ** 2, axis=0)
+  if not np.allclose(np.diagonal(Gn), d, rtol=rtol, atol=rtol * max(scale, 1e-300)):
+    raise ValueError(
+        f"{name} does not match X: its diagonal differs from Σᵢ x_ij² of X (centered when "
+        "fit_intercept=True; pass XᵀX of the centered X, as scikit-learn expects).")
+  return jnp.asarray(Gn)
 
 
 def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
@@ -258,12 +314,16 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
   found. The Gram matrix of X is formed when n ≥ p; otherwise X is used
   directly (p > n). Compiled programs are cached per shape and dtype.
 
-  Stopping rule: scikit-learn's. The duality gap of the sum form
-  ½‖y − Xw‖² + nαr‖w‖₁ + nα(1−r)/2‖w‖² (centered data) must satisfy
-  gap ≤ tol·‖y‖²; the working set's gap is checked after each sweep and the
-  full gap (with the KKT check of all features) once it passes. ``tol`` is
-  raised to 100·ε of the dtype (1.2e-5 in float32, 2.2e-14 in float64), the
-  smallest gap rounding lets one certify.
+  Stopping rule: scikit-learn's two conditions. The last coordinate sweep
+  changed no coefficient by more than tol·max|w|, and the duality gap of
+  the sum form ½‖y − Xw‖² + nαr‖w‖₁ + nα(1−r)/2‖w‖² (centered data)
+  satisfies gap ≤ tol·‖y‖²; the working set's gap is checked after each
+  sweep and the full gap (with the KKT check of all features) once it
+  passes. Every α gets at least one sweep. ``tol`` is raised to 100·ε of
+  the dtype (1.2e-5 in float32, 2.2e-14 in float64), the smallest gap
+  rounding lets one certify. An α that reaches ``max_iter`` sweeps first
+  has ``converged`` False and raises a
+  :class:`~jaxreg.linear.fit.ConvergenceWarning`.
 
   Args:
     X: (n, p) design matrix.
@@ -276,14 +336,18 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
     n_alphas: grid size when ``alphas`` is None.
     eps: ratio α_min/α_max of the default grid.
     fit_intercept: center X and y; the intercept is ȳ − x̄ᵀw.
-    tol: relative duality-gap tolerance (see above).
-    max_iter: maximum number of sweeps per α.
-    precompute: "auto" (the Gram matrix when n ≥ p), True or False.
+    tol: finite relative tolerance > 0 (see above).
+    max_iter: positive integer, maximum number of sweeps per α.
+    precompute: "auto" (the Gram matrix when n ≥ p), True, False, or the
+      (p, p) Gram matrix XᵀX itself, used as given (as scikit-learn's
+      ``enet_path`` does) after checks of its shape, symmetry and diagonal;
+      with ``fit_intercept=True`` it must be that of the centered X.
 
   Returns:
-    A :class:`PathResult` with ``dual_gaps`` in scikit-learn's units (compare
-    with tol·‖y_c‖²) and ``n_iter`` the sweeps per α (0 when the warm start
-    already met the tolerance).
+    A :class:`PathResult` with ``dual_gaps`` in the units of scikit-learn
+    ≥ 1.8 (the sum-form gap divided by n: compare with tol·‖y_c‖²/n),
+    ``n_iter`` the sweeps per α (at least 1, at most ``max_iter``) and
+    ``converged`` per α.
 
   Example:
     >>> import jax.numpy as jnp, jaxreg as jr
@@ -312,10 +376,16 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
   else:
     alphas = check_alphas(alphas, X.dtype)
     n_alphas = None
-  gram = _use_gram(n, p, precompute)
+  G = None
+  if isinstance(precompute, (np.ndarray, jax.Array, list, tuple)):
+    Xc = center(X, y, fit_intercept)[0]
+    G = _check_gram(precompute, Xc).astype(X.dtype)
+    gram = True
+  else:
+    gram = _use_gram(n, p, precompute)
   prob = _prepare(X, y, alphas, jnp.asarray(r, X.dtype), jnp.asarray(eps, X.dtype),
                   jnp.asarray(tol, X.dtype), n_alphas=n_alphas,
-                  fit_intercept=bool(fit_intercept), gram=gram)
+                  fit_intercept=bool(fit_intercept), gram=gram, G=G)
   if gram:
     out = _cd.gram_path(prob.A, prob.b, prob.y2, prob.l1s, prob.l2s, prob.l1_start,
                         prob.tol_abs, prob.tol_rel, max_iter=max_iter)
@@ -323,7 +393,10 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
     out = _cd.residual_path(prob.A, prob.b, prob.l1s, prob.l2s, prob.l1_start,
                             prob.tol_abs, prob.tol_rel, max_iter=max_iter)
   intercepts = _intercepts(out.coefs, prob.x_mean, prob.y_mean)
-  return PathResult(prob.alphas, out.coefs, intercepts, out.dual_gaps, out.n_iter)
+  _warn_unconverged(out.converged, "enet_path", f"some α reached max_iter={max_iter} sweeps; "
+                    "raise max_iter or tol.")
+  return PathResult(prob.alphas, out.coefs, intercepts, out.dual_gaps / n, out.n_iter,
+                    out.converged)
 
 
 class _Problem(NamedTuple):
@@ -359,7 +432,7 @@ def _gram(X, n_blocks=4):
 
 
 @functools.partial(jax.jit, static_argnames=("n_alphas", "fit_intercept", "gram"))
-def _prepare(X, y, alphas, r, eps, tol, n_alphas, fit_intercept, gram):
+def _prepare(X, y, alphas, r, eps, tol, n_alphas, fit_intercept, gram, G=None):
   """Centering, the grid, the Gram matrix and the sum-form penalties, in one
   compiled program (the solver itself is a separate, shared one)."""
   n = X.shape[0]
@@ -368,7 +441,10 @@ def _prepare(X, y, alphas, r, eps, tol, n_alphas, fit_intercept, gram):
     alphas = alpha_grid(Xc, yc, r, n_alphas, eps)
   y2 = jnp.dot(yc, yc)
   xty = Xc.T @ yc
-  A, b = (_gram(Xc), xty) if gram else (Xc, yc)
+  if gram:
+    A, b = (_gram(Xc) if G is None else G), xty
+  else:
+    A, b = Xc, yc
   # The strong rule's "previous α" for the first grid point is α_max.
   return _Problem(A, b, y2, (n * r) * alphas, (n * (1.0 - r)) * alphas,
                   jnp.max(jnp.abs(xty)), tol * y2, tol, alphas, x_mean, y_mean)
@@ -457,14 +533,17 @@ def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
     n_alphas: grid size when ``alphas`` is None.
     eps: α_min/α_max of the default grid.
     fit_intercept: fit an unpenalized intercept.
-    tol: stop when the largest Newton step on (w, b) is below
-      tol·max(1, max|w|); raised to 100·ε of the dtype.
-    max_iter: maximum Newton steps per α.
+    tol: finite tolerance > 0, raised to 100·ε of the dtype: an α is done
+      when the largest violation of the optimality conditions is at most
+      tol·max(1, max_j (1/n)Σᵢ|X_ij|), the largest gradient the mean
+      log-loss can have (a test of optimality, not of a small step).
+    max_iter: positive integer, maximum Newton steps per α.
 
   Returns:
     A :class:`PathResult`; ``dual_gaps`` holds the largest violation of the
     optimality conditions (the distance of −∇loss to the penalty's
-    subdifferential, ∞-norm) at each solution, ``n_iter`` the Newton steps.
+    subdifferential, ∞-norm) at each solution, ``n_iter`` the Newton steps,
+    ``converged`` whether that violation met the tolerance.
 
   Example:
     >>> import jax.numpy as jnp, jaxreg as jr
@@ -509,7 +588,9 @@ def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
     alphas = jnp.geomspace(1.0, eps, n_alphas).astype(X.dtype) * alpha_max
   else:
     alphas = check_alphas(alphas, X.dtype)
-  coefs, intercepts, viol, n_iter = _logistic.logistic_path(
+  coefs, intercepts, viol, n_iter, ok = _logistic.logistic_path(
       X, y01, alphas * r, alphas * (1.0 - r), jnp.asarray(tol, X.dtype),
       fit_intercept=bool(fit_intercept), max_iter=max_iter)
-  return PathResult(alphas, coefs, intercepts, viol, n_iter)
+  _warn_unconverged(ok, "logistic_path", f"some α reached max_iter={max_iter} Newton steps; "
+                    "raise max_iter or tol.")
+  return PathResult(alphas, coefs, intercepts, viol, n_iter, ok)
