@@ -798,7 +798,9 @@ def _differences(saved, now, prefix=""):
     elif a != b:
       sa, sb = json.dumps(a), json.dumps(b)
       if name in _HINTS:
-        diffs.append(f"{name} differs ({_HINTS[name]})")
+        short = name != "function.program" and len(sa) <= 80 and len(sb) <= 80
+        values = f"saved {sa}, now {sb}; " if short else ""
+        diffs.append(f"{name} differs ({values}{_HINTS[name]})")
       elif len(sa) > 80 or len(sb) > 80:
         diffs.append(f"{name} differs")
       else:
@@ -963,6 +965,9 @@ class _Store:
         # one, it vouches that fn still computes what the directory holds.
         compared = dict(saved, function={"program": None, "checkpoint_key": saved_key
                                          if saved_key is not None else key})
+      elif saved_key is not None:  # made with a key, now without: only that matters
+        compared = dict(saved, function={"program": manifest["function"]["program"],
+                                         "checkpoint_key": saved_key})
       diffs = _differences(compared, manifest)
       if diffs:
         name = (saved.get("about") or {}).get("function", "?")
@@ -1053,18 +1058,21 @@ class _Store:
     try:
       with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. numpy's warnings on odd headers
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-          raise _Corrupt("is not an .npz archive")
-        with data:
-          if _META not in data.files:
-            raise _Corrupt("has no identity record (written by an older jaxreg or "
-                           "another program)")
-          meta = json.loads(data[_META].tobytes().decode())
-          names = [f"leaf_{k}" for k in range(len(self.leaves))]
-          if sorted(data.files) != sorted(names + [_META]):
-            raise _Corrupt(f"holds arrays {sorted(data.files)}, expected {names}")
-          arrays = [data[name] for name in names]
+        # Opened here, not by np.load, which leaks its file when the archive
+        # turns out to be damaged.
+        with open(path, "rb") as f:
+          data = np.load(f, allow_pickle=False)
+          if not isinstance(data, np.lib.npyio.NpzFile):
+            raise _Corrupt("is not an .npz archive")
+          with data:
+            if _META not in data.files:
+              raise _Corrupt("has no identity record (written by an older jaxreg or "
+                             "another program)")
+            meta = json.loads(data[_META].tobytes().decode())
+            names = [f"leaf_{k}" for k in range(len(self.leaves))]
+            if sorted(data.files) != sorted(names + [_META]):
+              raise _Corrupt(f"holds arrays {sorted(data.files)}, expected {names}")
+            arrays = [data[name] for name in names]
     except _Corrupt:
       raise
     except FileNotFoundError:

@@ -117,20 +117,27 @@ def kill_trial(work, t, plan):
   """
   d = os.path.join(work, f"trial{t}")
   kills = []
+  total = N_ALPHAS // CHUNK
   for when, at in plan:
     before = chunk_files(d)[0]
+    if when == "chunks" and before == total:  # nothing left to write
+      when = "start"
     if when == "chunks":  # a random point of what is left to write
-      at *= (N_ALPHAS // CHUNK - before) / (N_ALPHAS // CHUNK)
+      at *= (total - before) / total
     pid = fork(run, d, os.path.join(work, f"unused{t}.npz"))
+    code = None
     if when == "chunks":
       deadline = time.time() + 30
       while chunk_files(d)[0] == before and time.time() < deadline:
-        if os.waitpid(pid, os.WNOHANG) != (0, 0):
-          raise RuntimeError("the child ended before writing a chunk")
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:  # ended (or died) before writing a chunk: no kill to make
+          code = os.waitstatus_to_exitcode(status)
+          break
         time.sleep(0.002)
-    time.sleep(at)
-    os.kill(pid, signal.SIGKILL)
-    code = wait(pid)
+    if code is None:
+      time.sleep(at)
+      os.kill(pid, signal.SIGKILL)
+      code = wait(pid)
     chunks, tmps = chunk_files(d)
     kills.append({"when": when, "at": at, "code": code, "chunks_before": before,
                   "chunks": chunks, "tmp_files": tmps})
@@ -154,7 +161,9 @@ def kill_mode(work, n_trials, n_kills, seed):
   stamps = sorted(os.stat(os.path.join(ref, f)).st_mtime for f in os.listdir(ref)
                   if f.startswith("chunk_"))
   writing = stamps[-1] - stamps[0]  # from the first chunk file to the last
-  plan = [[("chunks", rng.uniform(0.0, writing)) if rng.random() < 0.7 else
+  # Most kills fall while chunks are being written, where a kill can tear a
+  # file; the others anywhere in a child's life (start, trace, manifest).
+  plan = [[("chunks", rng.uniform(0.0, writing)) if rng.random() < 0.8 else
            ("start", rng.uniform(0.0, duration)) for _ in range(n_kills)]
           for _ in range(n_trials)]  # killed n_kills times, then finished
   running = []

@@ -8,7 +8,6 @@ own reading of the files, the kernel's process table (who holds the lock).
 """
 
 import functools
-import hashlib
 import importlib.util
 import json
 import os
@@ -17,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 
 import hypothesis
 import hypothesis.strategies as st
@@ -85,7 +83,7 @@ def test_sigkill_at_random_times_then_resume_is_bit_identical(tmp_path):
   assert len(killed) >= 10, where
   # kills that fell while chunks were being written (some file, not all)
   midway = [k for k in killed if k["tmp_files"] or 0 < k["chunks"] < 64]
-  assert len(midway) >= 5, where
+  assert len(midway) >= 4, where
   for t in r["trials"]:
     assert t["code"] == 0 and t["ok"], (t, where)
     _assert_bitwise(_npz(t["out"]), ref)
@@ -239,7 +237,7 @@ def test_damaged_chunk_file_is_a_named_error_then_recomputed(finished, tmp_path,
   _tree_bitwise(_run(ckpt), ref)
 
 
-@hypothesis.settings(max_examples=int(os.environ.get("SWEEP_HYP", 30)), deadline=None, database=None,
+@hypothesis.settings(max_examples=50, deadline=None, database=None,
                      suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
 @hypothesis.given(st.data())
 def test_any_byte_damage_is_bit_identical_or_a_named_error(finished, data):
