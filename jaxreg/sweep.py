@@ -234,7 +234,8 @@ def sweep(fn: Callable[..., Any],
   second sweep on the same directory, in this or another process, raises
   ``ValueError`` naming the holder. The kernel drops the lock when the
   holder exits or is killed, so nothing is left to clean up. (Without
-  ``fcntl``, i.e. on Windows, there is no lock.) With several processes
+  ``fcntl``, i.e. on Windows, there is no lock; a finished sweep in a
+  read-only directory is read without one.) With several processes
   (multi-host) process 0 takes the lock and writes all files.
 
   *Chunk files* record the sweep's id, their chunk index, their row count
@@ -905,7 +906,13 @@ class _Store:
     if fcntl is None:  # no flock on this platform: unlocked, as documented
       return
     path = os.path.join(self.dir, _LOCK)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+      fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+      if not os.access(self.dir, os.W_OK):
+        return  # read-only: nobody can write here, so there is nothing to race for
+      raise ValueError(f"checkpoint_dir {self.dir!r}: cannot open its lock file "
+                       f"({e}).") from None
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:

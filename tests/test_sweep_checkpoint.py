@@ -90,6 +90,21 @@ def test_sigkill_at_random_times_then_resume_is_bit_identical(tmp_path):
     assert t["loaded"] == t["kills"][-1]["chunks"], where  # finished chunks not rerun
     assert t["left"] == sorted([".lock", "manifest.json"]
                                + [f"chunk_{i:05d}.npz" for i in range(64)]), where
+  # This process (another PYTHONHASHSEED, other addresses) identifies the
+  # same sweep, an optax training loop, by the same program: it loads it all.
+  sys.path.insert(0, os.path.join(ROOT, "tests"))
+  try:
+    import _sweep_fork  # pylint: disable=import-outside-toplevel
+  finally:
+    sys.path.pop(0)
+  pens, w0, X, y = _sweep_fork.problem()
+  ckpt = os.path.join(os.path.dirname(r["ref"]), "ref")
+  stamps = {f: os.stat(os.path.join(ckpt, f)).st_mtime_ns for f in os.listdir(ckpt)}
+  out = jr.sweep(_sweep_fork.train, pens, w0, X, y, chunk_size=_sweep_fork.CHUNK,
+                 checkpoint_dir=ckpt)
+  _assert_bitwise(jax.tree_util.tree_map(np.asarray, out), ref)
+  assert {f: os.stat(os.path.join(ckpt, f)).st_mtime_ns for f in stamps if f != ".lock"} \
+      == {f: t for f, t in stamps.items() if f != ".lock"}  # nothing recomputed
 
 
 # --- two sweeps, one directory ----------------------------------------------------------
