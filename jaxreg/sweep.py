@@ -886,17 +886,21 @@ class _Store:
       raise ValueError(f"checkpoint_dir {self.dir!r} exists and is not a directory.")
     os.makedirs(self.dir, exist_ok=True)
     error = None
-    if self.writer:
-      try:
-        self._lock()
-      except ValueError as e:
-        error = e
-    if jax.process_count() > 1:
-      from jax.experimental import multihost_utils
-      locked = multihost_utils.broadcast_one_to_all(np.int32(error is None))
-      if error is None and not locked:
-        error = ValueError(f"checkpoint_dir {self.dir!r}: process 0 could not lock it; "
-                           "see its error.")
+    try:
+      if self.writer:
+        try:
+          self._lock()
+        except ValueError as e:
+          error = e
+      if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        locked = multihost_utils.broadcast_one_to_all(np.int32(error is None))
+        if error is None and not locked:
+          error = ValueError(f"checkpoint_dir {self.dir!r}: process 0 could not lock it; "
+                             "see its error.")
+    except BaseException:
+      self.close()  # sweep() only closes a store it got back
+      raise
     if error is not None:
       raise error
 
@@ -915,21 +919,22 @@ class _Store:
                        f"({e}).") from None
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-      holder = _holder(fd) if isinstance(e, BlockingIOError) else None
+    except BlockingIOError:
+      holder = _holder(fd)
       os.close(fd)
-      if holder is None and not isinstance(e, BlockingIOError):
-        raise ValueError(f"checkpoint_dir {self.dir!r} cannot be locked ({e}); use a "
-                         "directory on a filesystem that supports flock.") from None
       raise ValueError(
           f"checkpoint_dir {self.dir!r} is in use by another sweep ({holder}); one sweep "
           "owns a directory at a time. Wait for it to finish, or use another "
           "directory.") from None
+    except OSError as e:
+      os.close(fd)
+      raise ValueError(f"checkpoint_dir {self.dir!r} cannot be locked ({e}); use a "
+                       "directory on a filesystem that supports flock.") from None
+    self.lock_fd = fd
     me = {"pid": os.getpid(), "host": socket.gethostname(),
           "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(me).encode(), 0)
-    self.lock_fd = fd
 
   def close(self):
     if self.lock_fd is not None:
