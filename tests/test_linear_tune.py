@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn.datasets import make_regression
-from sklearn.linear_model import Lasso
+from sklearn.linear_model import Lasso, LassoCV
 from sklearn.model_selection import KFold
 
 import jaxreg as jr
@@ -27,9 +27,9 @@ def test_tune_reaches_best_of_grid(x64, direction):
   vals = np.asarray(jnp.mean((yv[None] - fits.coef @ Xv.T - fits.intercept[:, None]) ** 2, 1))
   best = int(np.argmin(vals))
   start = float(grid[best]) * direction  # two decades away
-  res = jr.linear.tune(X, y, Xv, yv, jr.L1(start), steps=50)
+  res = jr.linear.tune(X, y, Xv, yv, jr.L1(start), ftol=0.0)
   assert float(res.val_loss) <= 1.01 * vals[best]
-  # Newton's search stops by itself, well before the cap.
+  # The search stops by itself (scan and refinement), well before the cap.
   assert res.alphas.shape == res.val_losses.shape and len(res.alphas) < 25
   # The reported loss is the loss of the returned fit.
   pred = Xv @ res.fit.coef + res.fit.intercept
@@ -49,7 +49,7 @@ def test_tune_cv_matches_sklearn_folds_and_grid(x64):
       errs.append(np.mean((y[te] - m.predict(X[te])) ** 2))
     return float(np.mean(errs))
 
-  res = tune_cv(X, y, jr.L1(10.0), cv=5, steps=30)
+  res = tune_cv(X, y, jr.L1(10.0), cv=5, ftol=0.0)
   # Its objective is scikit-learn's CV error at its α...
   np.testing.assert_allclose(float(res.val_loss), sk_cv(float(res.alpha)), rtol=1e-6)
   # ... and no worse (within 1%) than the best of a grid.
@@ -93,11 +93,12 @@ def test_newton_search_brackets_the_minimum_of_a_known_function():
   # V(t) = (t − 1)² + 3 in t = log α, with its exact derivative: the search
   # must find t = 1 from either side, whatever the start.
   from jaxreg.linear.tune import _newton
-  objective = lambda t, w: ((t - 1.0) ** 2 + 3.0, w)
+  objective = lambda t, w: ((t - 1.0) ** 2 + 3.0, (w, True))
   for t0 in (-4.0, 0.5, 6.0):
-    alphas, vals, count, _ = _newton(objective, jnp.asarray(t0), jnp.zeros(()), 30, 1.0, 1e-6, 0.0)
+    alphas, vals, count, _, conv, fits_ok = _newton(objective, jnp.asarray(t0), jnp.zeros(()),
+                                                    30, 1.0, 1e-6, 0.0)
     count = int(count)
-    assert count < 30
+    assert count < 30 and bool(conv) and bool(fits_ok)
     t_best = np.log(np.asarray(alphas)[:count][np.argmin(np.asarray(vals)[:count])])
     assert abs(t_best - 1.0) < 1e-4
 
@@ -130,3 +131,128 @@ def test_tune_bad_arguments():
     jr.linear.tune(X, y, Xv, yv, jr.L1(1.0), max_step=0.0)
   with pytest.raises(ValueError, match="learning_rate"):
     tune_cv(X, y, jr.L1(1.0), learning_rate=-1.0)
+
+
+# --- the search is bracketed from α_max down, whatever the start ---------------
+
+XTOL = 0.05  # the default xtol of tune / tune_cv
+
+
+def _lasso_val(X, y, Xv, yv, alpha):
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    m = Lasso(alpha=alpha, tol=1e-12, max_iter=10**6).fit(X, y)
+  return float(np.mean((yv - m.predict(Xv)) ** 2))
+
+
+def _alpha_max(X, y):
+  return float(np.max(np.abs((X - X.mean(0)).T @ (y - y.mean())))) / len(y)
+
+
+def test_bracket_search_of_a_known_function():
+  # A scan from the top of the domain brackets the lower of two minima
+  # (t = −3, the deeper), which a local search started at t = 1 misses;
+  # the refinement then lands within xtol; the best point is what it
+  # reports; the cap on steps is reported as not converged.
+  from jaxreg.linear.tune import _bracket
+  V = lambda t: -2.0 * jnp.exp(-(t + 3.0) ** 2) - jnp.exp(-(t - 1.0) ** 2) + 5.0
+  objective = lambda t, w: (V(t), (w, True))
+  for t0 in (1.0, -6.0, 3.0, 10.0):
+    out = _bracket(objective, jnp.asarray(t0), jnp.zeros(()), 40, jnp.asarray(-7.0),
+                   jnp.asarray(2.0), 0.5, 1e-3, 0.0)
+    alphas, vals, count, _, conv, fits_ok = out
+    count = int(count)
+    t = np.log(np.asarray(alphas)[:count])
+    v = np.asarray(vals)[:count]
+    assert bool(conv) and bool(fits_ok) and count < 40
+    assert t.min() >= -7.0 - 1e-6 and t.max() <= 2.0 + 1e-6
+    assert abs(t[np.argmin(v)] + 3.0) <= 1e-3
+  out = _bracket(objective, jnp.asarray(1.0), jnp.zeros(()), 5, jnp.asarray(-7.0),
+                 jnp.asarray(2.0), 0.5, 1e-3, 0.0)
+  assert not bool(out[4]) and int(out[2]) == 5
+
+
+@pytest.mark.parametrize("where", ["above_alpha_max", "far_below", "at_optimum"])
+def test_tune_lands_on_the_grid_optimum_from_any_start(x64, where):
+  X, y, Xv, yv = _data()
+  a_max = _alpha_max(X, y)
+  # Oracle: scikit-learn's Lasso on a grid finer than xtol over the domain.
+  grid = a_max * np.logspace(-3, 0, 200)
+  vals = np.array([_lasso_val(X, y, Xv, yv, a) for a in grid])
+  best = int(np.argmin(vals))
+  start = {"above_alpha_max": 10 * a_max, "far_below": 1e-4, "at_optimum": grid[best]}[where]
+  res = jr.linear.tune(X, y, Xv, yv, jr.L1(start), ftol=0.0)
+  assert bool(res.converged)
+  # Within xtol of the grid's optimum, plus the grid's own spacing.
+  spacing = np.log(grid[1] / grid[0])
+  near = np.abs(np.log(grid / grid[best])) <= XTOL + spacing
+  assert abs(np.log(float(res.alpha) / grid[best])) <= XTOL + spacing
+  assert float(res.val_loss) <= vals[near].max() * (1 + 1e-9)
+  # The reported point is the best measured, and its loss is the oracle's at α.
+  assert float(res.val_loss) == float(np.min(np.asarray(res.val_losses)))
+  np.testing.assert_allclose(float(res.val_loss), _lasso_val(X, y, Xv, yv, float(res.alpha)),
+                             rtol=1e-6)
+  assert np.any(np.asarray(res.fit.coef) != 0)
+
+
+def _cv_curve(X, y, alphas):
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    m = LassoCV(alphas=alphas, cv=KFold(5), tol=1e-12, max_iter=10**6).fit(X, y)
+  return m.alphas_, m.mse_path_.reshape(len(m.alphas_), -1).mean(axis=1)
+
+
+@pytest.mark.parametrize("where", ["above_alpha_max", "far_below", "at_optimum"])
+def test_tune_cv_lands_on_lassocv_optimum_from_any_start(x64, where):
+  X, y = make_regression(100, 30, n_informative=10, noise=20.0, random_state=1)
+  # Every fold's fit is 0 above the largest of the folds' α_max.
+  a_max = max(_alpha_max(X[tr], y[tr]) for tr, _ in KFold(5).split(X))
+  alphas, curve = _cv_curve(X, y, a_max * np.logspace(-3, 0, 200))
+  best = int(np.argmin(curve))
+  start = {"above_alpha_max": 10 * a_max, "far_below": 1e-4, "at_optimum": alphas[best]}[where]
+  res = tune_cv(X, y, jr.L1(start), cv=5, ftol=0.0)
+  assert bool(res.converged)
+  spacing = abs(np.log(alphas[1] / alphas[0]))
+  near = np.abs(np.log(alphas / alphas[best])) <= XTOL + spacing
+  assert abs(np.log(float(res.alpha) / alphas[best])) <= XTOL + spacing
+  assert float(res.val_loss) <= curve[near].max() * (1 + 1e-9)
+  assert float(res.val_loss) == float(np.min(np.asarray(res.val_losses)))
+  _, at = _cv_curve(X, y, np.array([float(res.alpha)]))
+  np.testing.assert_allclose(float(res.val_loss), at[0], rtol=1e-6)
+  assert int(res.fit.n_iter) <= 1000
+
+
+def test_tune_cv_on_many_more_features_than_samples_is_bounded(x64):
+  # p ≫ n: supports near the number of samples at small α, where the fold
+  # solver gave up and the fallback ran to its cap. Same shape ratio as a
+  # 150 × 8000 problem.
+  X, y = make_regression(60, 2000, n_informative=15, random_state=3)
+  a_max = max(_alpha_max(X[tr], y[tr]) for tr, _ in KFold(5).split(X))
+  res = tune_cv(X, y, jr.L1(a_max / 10), cv=5, ftol=0.0)
+  assert bool(res.converged) and len(res.alphas) <= 40
+  # At scikit-learn's optimum on its default 100-α grid (spacing 0.07 in
+  # log α), and no worse than it.
+  alphas, curve = _cv_curve(X, y, 100)
+  best = int(np.argmin(curve))
+  assert abs(np.log(float(res.alpha) / alphas[best])) <= XTOL + np.log(alphas[0] / alphas[1])
+  assert float(res.val_loss) <= curve[best] * (1 + 1e-9)
+
+
+def test_tune_reports_a_search_cut_short(x64):
+  X, y, Xv, yv = _data()
+  with pytest.warns(jr.linear.cross_validation.ConvergenceWarning, match="steps=3"):
+    res = jr.linear.tune(X, y, Xv, yv, jr.L1(1.0), steps=3, ftol=0.0)
+  assert not bool(res.converged) and len(res.alphas) == 3
+  assert float(res.val_loss) == float(np.min(np.asarray(res.val_losses)))
+
+
+def test_tune_cv_accepts_sklearn_splitters(x64):
+  from sklearn.model_selection import TimeSeriesSplit
+  X, y = make_regression(100, 30, n_informative=10, noise=20.0, random_state=1)
+  cv = TimeSeriesSplit(5)  # five folds: the shapes, hence the program, of KFold(5)
+  res = tune_cv(X, y, jr.L1(1.0), cv=cv, ftol=0.0)
+  errs = []
+  for tr, te in cv.split(X):
+    errs.append(np.mean((y[te] - Lasso(alpha=float(res.alpha), tol=1e-12, max_iter=10**6)
+                         .fit(X[tr], y[tr]).predict(X[te])) ** 2))
+  np.testing.assert_allclose(float(res.val_loss), np.mean(errs), rtol=1e-6)

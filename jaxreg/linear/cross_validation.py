@@ -20,12 +20,9 @@ import numpy as np
 
 from jaxreg.linear import _coordinate_descent as _cd
 from jaxreg.linear import paths as _paths
+from jaxreg.linear.fit import ConvergenceWarning
 
 __all__ = ["CVResult", "ConvergenceWarning", "check_folds", "cross_validate", "kfold"]
-
-
-class ConvergenceWarning(UserWarning):
-  """A solver stopped at its iteration cap before meeting its tolerance."""
 
 
 class CVResult(NamedTuple):
@@ -329,7 +326,7 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     args = (As[f], bs[f], y2s[f]) if gram else (As[f], bs[f])
     out = solve(*args, (ns[f] * r) * alphas_np, (ns[f] * (1 - r)) * alphas_np,
                 npdt.type(l1_start[f]), npdt.type(tol * y2s[f]), full.tol_rel, max_iter=max_iter)
-    return np.asarray(out.coefs), np.asarray(out.dual_gaps) <= tol * y2s[f]
+    return np.asarray(out.coefs), np.asarray(out.converged)
 
   def run_full():
     if gram:
@@ -338,7 +335,7 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     else:
       out = solve(full.A, full.b, full.l1s, full.l2s, full.l1_start, full.tol_abs,
                   full.tol_rel, max_iter=max_iter)
-    return out.coefs, np.asarray(out.dual_gaps) <= np.asarray(full.tol_abs)
+    return out.coefs, np.asarray(out.converged)
 
   # The folds and the refit reuse one compiled path program.
   fold_out = [run_fold(f) for f in range(len(folds))]
@@ -350,9 +347,9 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
            if not converged[:, f].all()]
     if not full_converged.all():
       bad.append(f"the refit on all rows at {int((~full_converged).sum())} α")
-    warnings.warn(f"cross_validate: coordinate descent reached max_iter={max_iter} before the "
-                  f"duality gap fell below tol={tol:g}·‖y‖² ({'; '.join(bad)}); raise max_iter "
-                  "or tol. CVResult.converged marks the fits concerned.", ConvergenceWarning,
+    warnings.warn(f"cross_validate: coordinate descent reached max_iter={max_iter} before "
+                  f"meeting tol={tol:g} ({'; '.join(bad)}); raise max_iter or tol. "
+                  "CVResult.converged marks the fits concerned.", ConvergenceWarning,
                   stacklevel=2)
 
   mse = []

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import warnings
 from typing import Any, NamedTuple, Optional, Sequence, Union
 
 import jax
@@ -56,6 +57,7 @@ import numpy as np
 import optax
 
 from jaxreg import _checks
+from jaxreg.linear.cross_validation import check_folds
 
 # The package re-exports the function ``fit`` under the module's name.
 _fit = importlib.import_module("jaxreg.linear.fit")
@@ -73,6 +75,11 @@ class TuneResult(NamedTuple):
       all the data for ``tune_cv``).
     alphas: (steps,) the α of every step.
     val_losses: (steps,) the validation loss at each of them.
+    converged: whether the search met its stopping rule (bracket shorter
+      than ``xtol``, or a flat cubic model) within ``steps`` fits AND every
+      fit it made, the final one included, met its own tolerance within
+      ``max_iter``. A :class:`~jaxreg.linear.fit.ConvergenceWarning` is
+      issued when not.
   """
 
   alpha: Any
@@ -80,6 +87,7 @@ class TuneResult(NamedTuple):
   fit: Any
   alphas: Any
   val_losses: Any
+  converged: Any
 
 
 def _with_alpha(penalty, alpha):
@@ -107,7 +115,7 @@ def _adam(learning_rate):
   return optax.adam(learning_rate)
 
 
-def _search(steps, learning_rate, optimizer, max_step, xtol, ftol):
+def _search(steps, learning_rate, optimizer, max_step, xtol, ftol, scan_step=0.5, eps=1e-3):
   """The static description of the search on log α: Newton's or an optax optimizer's."""
   if isinstance(steps, bool) or int(steps) != steps or steps < 1:
     raise ValueError(f"steps must be a positive integer, got {steps!r}.")
@@ -126,13 +134,29 @@ def _search(steps, learning_rate, optimizer, max_step, xtol, ftol):
     raise ValueError(f"xtol must be >= 0, got {xtol!r}.")
   if not ftol >= 0:
     raise ValueError(f"ftol must be >= 0, got {ftol!r}.")
-  return int(steps), ("newton", float(max_step), float(xtol), float(ftol))
+  if not scan_step > 0:
+    raise ValueError(f"scan_step must be > 0, got {scan_step!r}.")
+  if not 0 < eps < 1:
+    raise ValueError(f"eps must lie in (0, 1), got {eps!r}.")
+  return int(steps), ("newton", float(max_step), float(xtol), float(ftol), float(scan_step))
 
 
-def _run_search(search, objective, log_a0, w0, steps):
+def _fit_converged(out):
+  """Whether a fit (``_fit_impl(..., with_converged=True)`` or a ``FitResult``,
+  possibly a vmapped batch) met its tolerance."""
+  return jnp.all(out[3])
+
+
+def _run_search(search, objective, log_a0, w0, steps, t_lo, t_hi):
+  """Runs the search; objective(t, warm) -> (V, (w, fit converged)).
+
+  Returns (alphas, vals, count, w, search converged, every fit converged).
+  """
   if isinstance(search, optax.GradientTransformation):
     return _descend(objective, log_a0, w0, search, steps)
-  return _newton(objective, log_a0, w0, steps, *search[1:])
+  if search[0] == "bracket":
+    return _bracket(objective, log_a0, w0, steps, t_lo, t_hi, *search[1:])
+  return _newton(objective, log_a0, w0, steps, *search[1:4])
 
 
 def _best(alphas, vals, count):
@@ -151,18 +175,22 @@ def _descend(objective, log_a0, w0, optimizer, steps):
   """
 
   def step(carry, _):
-    log_a, opt_state, warm = carry
-    (val, w), g = jax.value_and_grad(objective, has_aux=True)(log_a, warm)
+    log_a, opt_state, warm, fits_ok = carry
+    (val, (w, conv)), g = jax.value_and_grad(objective, has_aux=True)(log_a, warm)
+    fits_ok = fits_ok & conv & jnp.isfinite(val)
     # A non-finite hypergradient would poison the optimizer state for good.
     g = jnp.where(jnp.isfinite(g), g, 0.0)
     updates, opt_state = optimizer.update(g, opt_state, log_a)
     alpha = jnp.exp(log_a)
     log_a = optax.apply_updates(log_a, updates)
-    return (log_a, opt_state, jax.lax.stop_gradient(w)), (alpha, val)
+    return (log_a, opt_state, jax.lax.stop_gradient(w), fits_ok), (alpha, val, updates)
 
-  init = (log_a0, optimizer.init(log_a0), w0)
-  (_, _, w), (alphas, vals) = jax.lax.scan(step, init, None, length=steps)
-  return alphas, vals, jnp.asarray(steps, jnp.int32), w
+  init = (log_a0, optimizer.init(log_a0), w0, jnp.ones((), bool))
+  (_, _, w, fits_ok), (alphas, vals, updates) = jax.lax.scan(step, init, None, length=steps)
+  # A fixed number of optimizer steps: "converged" when the last one moved
+  # log α by less than the tolerance a Newton search would use.
+  return (alphas, vals, jnp.asarray(steps, jnp.int32), w,
+          jnp.abs(updates[-1]) <= 0.05, fits_ok)
 
 
 def _cubic_min(t0, v0, g0, t1, v1, g1):
@@ -215,8 +243,10 @@ def _newton(objective, log_a0, w0, steps, max_step, xtol, ftol):
   or after ``steps`` fits. Only first derivatives are taken, so the compiled
   program is that of a plain gradient step.
 
-  Returns (alphas, losses, count, w): buffers of length ``steps``, the first
-  ``count`` entries filled, and the last fit.
+  Returns (alphas, losses, count, w, converged, fits_ok): buffers of length
+  ``steps``, the first ``count`` entries filled, the last fit, whether a
+  stopping rule (not the cap) ended the search, and whether every fit
+  converged.
   """
   dtype = log_a0.dtype
   inf = jnp.asarray(jnp.inf, dtype)
@@ -227,7 +257,7 @@ def _newton(objective, log_a0, w0, steps, max_step, xtol, ftol):
 
   def body(st):
     t, k = st["t"], st["k"]
-    (val, w), g = jax.value_and_grad(objective, has_aux=True)(t, st["w"])
+    (val, (w, conv)), g = jax.value_and_grad(objective, has_aux=True)(t, st["w"])
     w = jax.lax.stop_gradient(w)
     ok = jnp.isfinite(val) & jnp.isfinite(g)
     # The bracket's ends with their V and V'.
@@ -278,23 +308,189 @@ def _newton(objective, log_a0, w0, steps, max_step, xtol, ftol):
     w = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), w, st["w"])
     return dict(t=t_new, w=w, t_prev=t, g_prev=g,
                 widths=jnp.stack([jnp.where(bracketed, width, inf), st["widths"][0]]),
-                lo=lo, hi=hi, best=best, k=k + 1, done=done,
+                lo=lo, hi=hi, best=best, k=k + 1, done=done, conv=ok & (converged | (g == 0)),
+                fits_ok=st["fits_ok"] & conv & ok,
                 alphas=st["alphas"].at[k].set(jnp.exp(t)), vals=st["vals"].at[k].set(val))
 
   st = dict(t=log_a0, w=w0, t_prev=nan, g_prev=nan, widths=jnp.full((2,), jnp.inf, dtype),
             lo=jnp.array([-jnp.inf, jnp.nan, jnp.nan], dtype),
             hi=jnp.array([jnp.inf, jnp.nan, jnp.nan], dtype), best=inf,
-            k=jnp.zeros((), jnp.int32), done=jnp.zeros((), bool),
+            k=jnp.zeros((), jnp.int32), done=jnp.zeros((), bool), conv=jnp.zeros((), bool),
+            fits_ok=jnp.ones((), bool),
             alphas=jnp.full((steps,), jnp.nan, dtype), vals=jnp.full((steps,), jnp.nan, dtype))
   st = jax.lax.while_loop(cond, body, st)
-  return st["alphas"], st["vals"], st["k"], st["w"]
+  return st["alphas"], st["vals"], st["k"], st["w"], st["conv"], st["fits_ok"]
+
+
+def _bracket(objective, log_a0, w0, steps, t_lo, t_hi, spacing, xtol, ftol):
+  """Scan of [t_lo, t_hi] from the top, then a safeguarded bracket search.
+
+  For the lasso and elastic net the minimum of V over t = log α lies in
+  [log(eps·α_max), log α_max]: above α_max every fit is 0 and V is flat.
+
+  1. Scan, from t_hi (where V is flat: a start there must move down) down
+     to t_lo in steps of ``spacing``, on the grid through the start t0 (so
+     t0 is measured): each fit is warm-started from the one above, as on a
+     path. The best point b and its grid neighbours a < b < c bracket the
+     lowest minimum the scan's resolution can see, whatever the start.
+  2. Refine (Brent's method with derivatives, Press et al.'s ``dbrent``):
+     the sign of V'(b) tells which side of b holds the minimum; the trial
+     point is the minimiser of the cubic matching V and V' at that side's
+     ends, kept a tenth of the side away from them, or its midpoint when
+     the side has not halved over the last two steps. A trial better than
+     b becomes b (its neighbours the bracket's new ends); a worse one
+     becomes an end. V is never evaluated outside [t_lo, t_hi], and b is
+     always the best point measured.
+
+  Stops (converged) when the side of b that holds the minimum is shorter
+  than ``xtol``, when the cubic promises less than a fraction ``ftol``
+  below V(b), when V'(b) = 0 with b inside the bracket, or when b is at an
+  end of the domain with V' pointing out of it; otherwise after ``steps``
+  fits (not converged).
+
+  Returns (alphas, losses, count, w, converged, fits_ok) as :func:`_newton`.
+  """
+  dtype = log_a0.dtype
+  inf = jnp.asarray(jnp.inf, dtype)
+  t0 = jnp.clip(log_a0, t_lo, t_hi)
+  # The scan's points after t_hi: t0 + jΔ for j = j_top, j_top − 1, ...
+  # (a quarter step clear of t_hi), then t_lo.
+  j_top = jnp.floor((t_hi - 0.25 * spacing - t0) / spacing)
+
+  def scan_point(i):
+    t = t0 + (j_top - (i - 1)) * spacing
+    t = jnp.where(t < t_lo + 0.25 * spacing, t_lo, t)
+    return jnp.where(i == 0, t_hi, t)
+
+  def refine(A, B, C, widths):
+    """The next trial point, and whether the search has converged."""
+    right = B[2] < 0
+    left = (B[2] > 0) | ((B[2] == 0) & (C[0] <= B[0]))
+    lo = jnp.where(right, B, A)
+    hi = jnp.where(right, C, B)
+    width = hi[0] - lo[0]
+    tc = _cubic_min(*lo, *hi)
+    inside = jnp.isfinite(tc) & (tc > lo[0]) & (tc < hi[0])
+    gain = jnp.where(inside, B[1] - _hermite(*lo, *hi, tc), inf)
+    tc = jnp.clip(tc, lo[0] + 0.1 * width, hi[0] - 0.1 * width)
+    halving = width <= 0.5 * widths[1]
+    t_new = jnp.where(inside & halving, tc, 0.5 * (lo[0] + hi[0]))
+    # An empty side: b is at an end of the domain (or of the bracket) with
+    # V' pointing out of it, or a stationary point inside it.
+    stop = (~right & ~left) | (width <= xtol) | (gain <= ftol * jnp.abs(B[1]))
+    return t_new, width, stop
+
+  def cond(st):
+    return (~st["done"]) & (st["k"] < steps)
+
+  def body(st):
+    t, k = st["t"], st["k"]
+    (val, (w, conv)), g = jax.value_and_grad(objective, has_aux=True)(t, st["warm"])
+    w = jax.lax.stop_gradient(w)
+    ok = jnp.isfinite(val) & jnp.isfinite(g)
+    u = jnp.stack([t, jnp.where(ok, val, inf), jnp.where(ok, g, 0.0)])
+    A, B, C = st["A"], st["B"], st["C"]
+    better = u[1] < B[1]
+    scanning = st["i"] >= 0
+    # Scan: points come in decreasing t; the previous one is b's right
+    # neighbour, the next one worse than b its left neighbour.
+    prev = jnp.where(st["i"] == 0, u, st["prev"])
+    sA = jnp.where(better, u, jnp.where(A[0] == B[0], u, A))
+    sB = jnp.where(better, u, B)
+    sC = jnp.where(better, prev, C)
+    # Refine: the trial replaces an end, or becomes b.
+    up = u[0] > B[0]
+    rA = jnp.where(better, jnp.where(up, B, A), jnp.where(up, A, u))
+    rB = jnp.where(better, u, B)
+    rC = jnp.where(better, jnp.where(up, C, B), jnp.where(up, u, C))
+    A = jnp.where(scanning, sA, rA)
+    B = jnp.where(scanning, sB, rB)
+    C = jnp.where(scanning, sC, rC)
+    wb = jax.tree_util.tree_map(lambda a, b: jnp.where(better, a, b), w, st["wb"])
+    scan_over = scanning & (t <= t_lo)
+    widths = st["widths"]
+    t_ref, width, stop = refine(A, B, C, widths)
+    refining = ~scanning | scan_over
+    widths = jnp.where(refining, jnp.stack([width, widths[0]]), widths)
+    i_next = jnp.where(scanning & ~scan_over, st["i"] + 1, -1)
+    t_next = jnp.where(refining, t_ref, scan_point(st["i"] + 1))
+    # The scan warm-starts from the fit above; refinement from b's fit,
+    # the nearest measured.
+    warm = jax.tree_util.tree_map(lambda a, b: jnp.where(refining, a, b), wb, w)
+    return dict(t=t_next, i=i_next, warm=warm, wb=wb, prev=u, A=A, B=B, C=C, widths=widths,
+                k=k + 1, done=refining & stop, fits_ok=st["fits_ok"] & conv & ok,
+                alphas=st["alphas"].at[k].set(jnp.exp(t)), vals=st["vals"].at[k].set(val))
+
+  none = jnp.array([jnp.nan, jnp.inf, 0.0], dtype)
+  st = dict(t=t_hi, i=jnp.zeros((), jnp.int32), warm=w0, wb=w0, prev=none, A=none, B=none,
+            C=none, widths=jnp.full((2,), jnp.inf, dtype), k=jnp.zeros((), jnp.int32),
+            done=jnp.zeros((), bool), fits_ok=jnp.ones((), bool),
+            alphas=jnp.full((steps,), jnp.nan, dtype), vals=jnp.full((steps,), jnp.nan, dtype))
+  st = jax.lax.while_loop(cond, body, st)
+  return st["alphas"], st["vals"], st["k"], st["warm"], st["done"], st["fits_ok"]
+
+
+def _alpha_max(X, y, trains, penalty, loss, fit_intercept):
+  """The smallest α at which every training set's fit is 0, or None.
+
+  For an ℓ1 part α·r·Σvⱼ|wⱼ| (r > 0) that is max over training sets and
+  over j with vⱼ > 0 of |∇ⱼ|/(r·vⱼ), ∇ the data term's gradient at w = 0
+  (with the intercept fitted): Xᵀ(y − ȳ)/n for both the squared loss and
+  the log-loss. None when it does not exist in closed form (ridge,
+  l1_ratio 0, unpenalized coefficients, non-concrete arguments).
+  """
+  if not isinstance(penalty, (_fit.L1, _fit.ElasticNet)):
+    return None
+  if not _checks.is_concrete((X, y, penalty)):
+    return None
+  r = 1.0 if isinstance(penalty, _fit.L1) else float(np.asarray(penalty.l1_ratio))
+  v = getattr(penalty, "weights", None)
+  p = X.shape[1]
+  v = np.ones(p) if v is None else np.broadcast_to(np.asarray(v, np.float64), (p,))
+  if not r > 0 or np.any(v <= 0):
+    return None
+  Xn = np.asarray(X, np.float64)
+  yn = np.asarray(y, np.float64)
+  out = 0.0
+  for m in np.asarray(trains, np.float64):
+    nk = m.sum()
+    if fit_intercept:
+      res = m * (yn - (m @ yn) / nk)
+    else:
+      res = m * (yn - 0.5) if loss == "logistic" else m * yn
+    out = max(out, float(np.max(np.abs(Xn.T @ res) / v)) / (nk * r))
+  return out if out > 0 else None
+
+
+def _search_domain(search, alpha_max, eps, dtype):
+  """The search and its log-α domain: the bracket search when α_max exists."""
+  if isinstance(search, optax.GradientTransformation) or alpha_max is None:
+    return search, jnp.asarray(-jnp.inf, dtype), jnp.asarray(jnp.inf, dtype)
+  _, max_step, xtol, ftol, spacing = search
+  t_hi = float(np.log(alpha_max))
+  return (("bracket", spacing, xtol, ftol), jnp.asarray(t_hi + float(np.log(eps)), dtype),
+          jnp.asarray(t_hi, dtype))
+
+
+def _warn_unconverged(name, search_ok, fits_ok, steps, max_iter):
+  if search_ok and fits_ok:
+    return
+  why = []
+  if not search_ok:
+    why.append(f"the search on log α used all steps={steps} fits before its bracket "
+               "fell below xtol")
+  if not fits_ok:
+    why.append(f"some fit stopped at max_iter={max_iter} (or gave a non-finite loss) "
+               "before meeting its tolerance")
+  warnings.warn(f"{name}: {'; '.join(why)}. TuneResult.converged is False; raise steps or "
+                "max_iter.", _fit.ConvergenceWarning, stacklevel=3)
 
 
 def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool = True,
          steps: int = 50, learning_rate: Optional[float] = None,
          optimizer: Optional[optax.GradientTransformation] = None, max_step: float = 1.5,
          xtol: float = 0.05, ftol: float = 1e-3, tol: Optional[float] = None,
-         max_iter: Optional[int] = None) -> TuneResult:
+         max_iter: Optional[int] = None, scan_step: float = 0.5, eps: float = 1e-3) -> TuneResult:
   r"""Tunes α on a validation loss by hypergradient steps, starting at ``penalty.alpha``.
 
   .. math::  \min_{\log\alpha}\ V(\alpha) = \ell_{\rm val}\big(w^*(\alpha), b^*(\alpha)\big),
@@ -363,15 +559,20 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
   X_val = X_val.astype(X.dtype)
   y_val = y_val.astype(X.dtype)
   log_a0 = jnp.asarray(_start(penalty), X.dtype)
-  steps, search = _search(steps, learning_rate, optimizer, max_step, xtol, ftol)
+  steps, search = _search(steps, learning_rate, optimizer, max_step, xtol, ftol, scan_step, eps)
   penalty = jax.tree_util.tree_map(lambda a: jnp.asarray(a, X.dtype), penalty)
-  out = _tune_impl(X, y, X_val, y_val, penalty, log_a0, search=search, steps=steps, loss=loss,
-                   fit_intercept=bool(fit_intercept), tol=tol, max_iter=max_iter, solver=solver)
+  alpha_max = _alpha_max(X, y, np.ones((1, X.shape[0])), penalty, loss, fit_intercept)
+  search, t_lo, t_hi = _search_domain(search, alpha_max, eps, X.dtype)
+  out = _tune_impl(X, y, X_val, y_val, penalty, log_a0, t_lo, t_hi, search=search, steps=steps,
+                   loss=loss, fit_intercept=bool(fit_intercept), tol=tol, max_iter=max_iter,
+                   solver=solver)
   alphas, vals, best = _best(*out[:3])
   alpha = alphas[best]
   res = _fit.fit(X, y, _with_alpha(penalty, alpha), loss=loss, fit_intercept=fit_intercept,
                  tol=tol, max_iter=max_iter)
-  return TuneResult(alpha, vals[best], res, alphas, vals)
+  search_ok, fits_ok = bool(out[4]), bool(out[5]) and bool(_fit_converged(res))
+  _warn_unconverged("tune", search_ok, fits_ok, steps, max_iter)
+  return TuneResult(alpha, vals[best], res, alphas, vals, jnp.asarray(search_ok and fits_ok))
 
 
 def _val_loss(X_val, y_val, w, b, loss):
@@ -383,35 +584,41 @@ def _val_loss(X_val, y_val, w, b, loss):
 
 @functools.partial(jax.jit, static_argnames=("search", "steps", "loss", "fit_intercept",
                                              "tol", "max_iter", "solver"))
-def _tune_impl(X, y, X_val, y_val, penalty, log_a0, *, search, steps, loss, fit_intercept,
-               tol, max_iter, solver):
+def _tune_impl(X, y, X_val, y_val, penalty, log_a0, t_lo, t_hi, *, search, steps, loss,
+               fit_intercept, tol, max_iter, solver):
   n, p = X.shape
   m = jnp.ones(n, X.dtype)
 
   def objective(log_a, warm):
     pen = _with_alpha(penalty, jnp.exp(log_a))
     a1, a2 = _fit._penalty_parts(pen, p, X.dtype)
-    w, b, _ = _fit._fit_impl(X, y, m, a1, a2, warm, loss=loss, fit_intercept=fit_intercept,
-                             tol=tol, max_iter=max_iter, solver=solver)
-    return _val_loss(X_val, y_val, w, b, loss), (w if loss == "squared" else (w, b))
+    out = _fit._fit_impl(X, y, m, a1, a2, warm, loss=loss, fit_intercept=fit_intercept,
+                         tol=tol, max_iter=max_iter, solver=solver, with_converged=True)
+    w, b = out[0], out[1]
+    conv = jax.lax.stop_gradient(_fit_converged(out))
+    return _val_loss(X_val, y_val, w, b, loss), ((w if loss == "squared" else (w, b)), conv)
 
   w0 = jnp.zeros(p, X.dtype) if loss == "squared" else (jnp.zeros(p, X.dtype),
                                                          jnp.zeros((), X.dtype))
-  return _run_search(search, objective, log_a0, w0, steps)
+  return _run_search(search, objective, log_a0, w0, steps, t_lo, t_hi)
 
 
-def kfold_masks(n: int, cv: Union[int, Sequence] = 5):
-  """(K, n) 0/1 train and test masks: K contiguous folds, or explicit index pairs.
+def kfold_masks(n: int, cv: Union[int, Sequence, Any, None] = 5, X=None, y=None):
+  """(K, n) train and test masks of a fold specification, as ``LassoCV`` reads it.
 
-  ``cv = K`` splits the samples in order into K folds as scikit-learn's
-  ``KFold(K)`` (no shuffling; the first n mod K folds have one more sample).
+  ``cv`` is read by :func:`jaxreg.linear.cross_validation.check_folds`: None
+  or K (K contiguous folds as scikit-learn's ``KFold(K)``), a splitter
+  object with ``split(X, y)``, or (train, test) index pairs. Rows may be in
+  neither set of a fold. A test row listed twice counts twice; a training
+  row may be listed once only.
 
   Args:
     n: number of samples.
-    cv: K ≥ 2, or a list of (train_indices, test_indices) pairs.
+    cv: the fold specification.
+    X, y: the data handed to ``cv.split`` (optional otherwise).
 
   Returns:
-    ``(train, test)``, two (K, n) float arrays of 0/1.
+    ``(train, test)``, two (K, n) float arrays: 0/1 for train, counts for test.
 
   Example:
     >>> train, test = kfold_masks(5, 2)
@@ -419,44 +626,25 @@ def kfold_masks(n: int, cv: Union[int, Sequence] = 5):
     array([[1., 1., 1., 0., 0.],
            [0., 0., 0., 1., 1.]])
   """
-  if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
-    K = int(cv)
-    if not 2 <= K <= n:
-      raise ValueError(f"cv must be between 2 and the number of samples ({n}), got {K}.")
-    sizes = np.full(K, n // K)
-    sizes[: n % K] += 1
-    edges = np.concatenate([[0], np.cumsum(sizes)])
-    test = np.zeros((K, n))
-    for k in range(K):
-      test[k, edges[k]:edges[k + 1]] = 1.0
-    return 1.0 - test, test
-  try:
-    pairs = list(cv)
-  except TypeError:
-    raise TypeError(f"cv must be an int or a list of (train, test) index arrays, got "
-                    f"{type(cv).__name__}.") from None
-  if not pairs:
-    raise ValueError("cv is an empty list of folds.")
-  train = np.zeros((len(pairs), n))
-  test = np.zeros((len(pairs), n))
-  for k, pair in enumerate(pairs):
-    if len(pair) != 2:
-      raise ValueError(f"cv[{k}] must be a (train, test) pair of index arrays.")
-    tr, te = (np.asarray(a, dtype=int) for a in pair)
-    if tr.size == 0 or te.size == 0:
-      raise ValueError(f"cv[{k}] has an empty train or test set.")
-    if tr.min() < -n or tr.max() >= n or te.min() < -n or te.max() >= n:
-      raise ValueError(f"cv[{k}] has indices outside [0, {n}).")
-    train[k, tr] = 1.0
-    test[k, te] = 1.0
+  folds = check_folds(cv, X, y, n=n)
+  train = np.zeros((len(folds), n))
+  test = np.zeros((len(folds), n))
+  for k, (tr, te) in enumerate(folds):
+    counts = np.bincount(tr, minlength=n)
+    if counts.max() > 1:
+      raise ValueError(f"cv[{k}] train indices repeat a row; tune_cv weighs training rows 0 "
+                       "or 1 (use cross_validate for bootstrap folds).")
+    train[k] = counts
+    test[k] = np.bincount(te, minlength=n)
   return train, test
 
 
-def tune_cv(X, y, penalty, cv: Union[int, Sequence] = 5, fit_intercept: bool = True,
-            steps: int = 30, learning_rate: Optional[float] = None,
+def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercept: bool = True,
+            steps: int = 40, learning_rate: Optional[float] = None,
             optimizer: Optional[optax.GradientTransformation] = None, max_step: float = 1.5,
             xtol: float = 0.05, ftol: float = 1e-3, tol: Optional[float] = None,
-            max_iter: Optional[int] = None, solver: str = "auto") -> TuneResult:
+            max_iter: Optional[int] = None, solver: str = "auto", scan_step: float = 0.5,
+            eps: float = 1e-3) -> TuneResult:
   r"""Tunes α by hypergradient steps on the K-fold cross-validated squared error.
 
   .. math::  \min_{\log\alpha}\ \frac{1}{K}\sum_{k=1}^K \frac{1}{|T_k|}
@@ -498,40 +686,52 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence] = 5, fit_intercept: bool = T
     Bertrand et al. (2020), "Implicit differentiation of lasso-type models
     for hyperparameter optimization"; Pedregosa (2016).
   """
-  # Outside the working-set path the folds are solved together under vmap,
-  # where FISTA's batched products beat coordinate descent's sequential
-  # updates.
-  solver = _fit._choose_solver(penalty, "squared", solver, batched=True)
+  # Where the working-set path does not apply or fails (supports near the
+  # number of samples, p ≫ n), the folds are fitted in turn by fit's own
+  # coordinate descent, whose sweeps are bounded by max_iter and whose
+  # working sets keep a sweep cheap.
+  solver = _fit._choose_solver(penalty, "squared", solver, batched=False)
   X, y, tol, max_iter, solver = _fit._prepare(X, y, penalty, "squared", tol, max_iter, solver)
   n, p = X.shape
-  train, test = kfold_masks(n, cv)
+  train, test = kfold_masks(n, cv, np.asarray(X), np.asarray(y))
+  alpha_max = _alpha_max(X, y, train, penalty, "squared", fit_intercept)
   train = jnp.asarray(train, X.dtype)
   test = jnp.asarray(test, X.dtype)
   log_a0 = jnp.asarray(_start(penalty), X.dtype)
-  steps, search = _search(steps, learning_rate, optimizer, max_step, xtol, ftol)
+  steps, search = _search(steps, learning_rate, optimizer, max_step, xtol, ftol, scan_step, eps)
+  search, t_lo, t_hi = _search_domain(search, alpha_max, eps, X.dtype)
   penalty = jax.tree_util.tree_map(lambda a: jnp.asarray(a, X.dtype), penalty)
-  out = _tune_cv_impl(X, y, train, test, penalty, log_a0, search=search, steps=steps,
-                      fit_intercept=bool(fit_intercept), tol=tol, max_iter=max_iter,
-                      solver=solver)
+  out = _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, search=search,
+                      steps=steps, fit_intercept=bool(fit_intercept), tol=tol,
+                      max_iter=max_iter, solver=solver)
   alphas, vals, best = _best(*out[:3])
   alpha = alphas[best]
-  coef, intercept, n_iter, ok = out[4:]
+  search_ok, fits_ok = bool(out[4]), bool(out[5])
+  coef, intercept, n_iter, ok = out[6:]
   if bool(ok):
     # The working-set solver already refitted all the data at the best α,
-    # warm-started from the folds' solutions.
-    res = _fit.FitResult(coef, intercept, n_iter)
+    # warm-started from the folds' solutions, and checked its optimality.
+    parts = dict(coef=coef, intercept=intercept, n_iter=n_iter, converged=jnp.asarray(True))
+    res = _fit.FitResult(**{f: parts[f] for f in _fit.FitResult._fields})
   else:
     res = _fit.fit(X, y, _with_alpha(penalty, alpha), fit_intercept=fit_intercept, tol=tol,
                    max_iter=max_iter)
-  return TuneResult(alpha, vals[best], res, alphas, vals)
+    fits_ok = fits_ok and bool(_fit_converged(res))
+  _warn_unconverged("tune_cv", search_ok, fits_ok, steps, max_iter)
+  return TuneResult(alpha, vals[best], res, alphas, vals, jnp.asarray(search_ok and fits_ok))
 
 
 def _cv_fits(X, y, train, a1, a2, warm, fit_intercept, tol, max_iter, solver):
-  def one(m, w0):
+  def one(args):
+    m, w0 = args
     return _fit._fit_impl(X, y, m, a1, a2, w0, loss="squared", fit_intercept=fit_intercept,
-                          tol=tol, max_iter=max_iter, solver=solver)
+                          tol=tol, max_iter=max_iter, solver=solver, with_converged=True)
 
-  return jax.vmap(one)(train, warm)
+  if solver == "cd":
+    # Coordinate descent's working sets are data-dependent control flow,
+    # which vmap would turn into every branch at once: the folds run in turn.
+    return jax.lax.map(one, (train, warm))
+  return jax.vmap(lambda m, w0: one((m, w0)))(train, warm)
 
 
 def _soft(x, t):
@@ -748,24 +948,26 @@ def _ws_ladder(X, train, folds, a1, a2, warm, sizes, tol):
 
 @functools.partial(jax.jit, static_argnames=("search", "steps", "fit_intercept", "tol",
                                              "max_iter", "solver"))
-def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_intercept, tol,
-                  max_iter, solver):
+def _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, *, search, steps,
+                  fit_intercept, tol, max_iter, solver):
   K = train.shape[0]
   n, p = X.shape
   sg = jax.lax.stop_gradient
   # Working sets of a few fixed sizes (shapes are static under jit): the
   # smallest that holds the support keeps the Gram matrices cheap.
   # A lasso's support has at most n elements, hence the largest size.
-  sizes = tuple(sorted({min(p, 128), min(p, 256), min(p, n)}))
+  sizes = tuple(sorted({min(p, 128), min(p, max(256, n))}))
   ws = isinstance(penalty, (_fit.L1, _fit.ElasticNet)) and fit_intercept
 
   def full_objective(log_a, warm):
     pen = _with_alpha(penalty, jnp.exp(log_a))
     a1, a2 = _fit._penalty_parts(pen, p, X.dtype)
-    w, b, _ = _cv_fits(X, y, train, a1, a2, warm, fit_intercept, tol, max_iter, solver)
-    resid = (y[None, :] - w @ X.T - b[:, None]) * test
-    mse = jnp.sum(resid ** 2, axis=1) / jnp.sum(test, axis=1)
-    return jnp.mean(mse), w
+    out = _cv_fits(X, y, train, a1, a2, warm, fit_intercept, tol, max_iter, solver)
+    w, b = out[0], out[1]
+    conv = jax.lax.stop_gradient(_fit_converged(out))
+    resid = (y[None, :] - w @ X.T - b[:, None])
+    mse = jnp.sum(test * resid ** 2, axis=1) / jnp.sum(test, axis=1)
+    return jnp.mean(mse), (w, conv)
 
   def ws_objective(k, log_a, w, warm):
     # The fold solutions as smooth functions of α on their supports (found
@@ -785,11 +987,12 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_inte
       H = G * d[:, None] * d[None, :] + jnp.diag(d * a2 + (1.0 - d))
       wW = d * _spd_solve(H, d * (c[idx] - a1[idx] * jnp.sign(w[idx])))
       b = ym - xm[idx] @ wW
-      resid = (y - X[:, idx] @ wW - b) * t
-      return jnp.sum(resid ** 2) / jnp.sum(t), jnp.zeros(p, X.dtype).at[idx].add(wW)
+      resid = y - X[:, idx] @ wW - b
+      return jnp.sum(t * resid ** 2) / jnp.sum(t), jnp.zeros(p, X.dtype).at[idx].add(wW)
 
     mse, w = jax.vmap(one)(train, test, folds.xm, folds.ym, folds.c, folds.nk, w)
-    return jnp.mean(mse), w
+    # Every fold passed the working-set solver's optimality checks.
+    return jnp.mean(mse), (w, jnp.ones((), bool))
 
   def objective(log_a, warm):
     if not ws:
@@ -807,10 +1010,11 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_inte
 
   folds = _Folds.of(X, y, train) if ws else None
   w0 = jnp.zeros((K, p), X.dtype)
-  alphas, vals, count, w_last = _run_search(search, objective, log_a0, w0, steps)
+  alphas, vals, count, w_last, search_ok, fits_ok = _run_search(search, objective, log_a0, w0,
+                                                                steps, t_lo, t_hi)
   if not ws:
-    return (alphas, vals, count, w_last, jnp.zeros(p, X.dtype), jnp.zeros((), X.dtype),
-            jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+    return (alphas, vals, count, w_last, search_ok, fits_ok, jnp.zeros(p, X.dtype),
+            jnp.zeros((), X.dtype), jnp.zeros((), jnp.int32), jnp.zeros((), bool))
   # The refit on all the data at the best α, by the same working-set solver
   # warm-started from the folds' last solutions: their coordinate-wise
   # median, non-zero where most folds agree (their union is about twice
@@ -824,5 +1028,5 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, *, search, steps, fit_inte
 
   w, ok, it = _ws_ladder(X, every, whole, a1, a2, warm, sizes, tol)
   b = whole.ym[0] - whole.xm[0] @ w[0]
-  return alphas, vals, count, w_last, w[0], b, it, ok[0]
+  return alphas, vals, count, w_last, search_ok, fits_ok, w[0], b, it, ok[0]
 
