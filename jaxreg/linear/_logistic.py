@@ -110,7 +110,13 @@ def _solver(X, y, tol, fit_intercept, max_iter):
     f_c = objective(cands, l1, l2)
     f0 = objective(theta, l1, l2)
     best = jnp.argmin(f_c)
-    t = jnp.where(f_c[best] <= f0, steps[best], 0.0)
+    # Near the solution the decrease a step brings (about the square of
+    # the gradient) is below the rounding of the objective: a full step
+    # whose objective is equal up to that rounding is taken (the model is
+    # then accurate and Newton converges locally), as the optimality test,
+    # not the line search, decides when to stop.
+    level = 16.0 * jnp.finfo(dtype).eps * jnp.abs(f0)
+    t = jnp.where(f_c[best] < f0, steps[best], jnp.where(f_c[0] <= f0 + level, 1.0, 0.0))
     return theta + t * d, jnp.max(jnp.abs(t * d))
 
   def kkt(theta, l1, l2):

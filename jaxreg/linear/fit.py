@@ -395,6 +395,18 @@ def _fista_sq(Xc, yc, n, a1, a2, w0, tol, max_iter, step):
   return w, it
 
 
+def _cg_cap(Xc):
+  """Iterations allowed to a polish's conjugate-gradient solve.
+
+  The operator is the identity off the support plus X_SᵀX_S/n (+ a2) on it:
+  at most min(n, |S|) + 1 distinct eigenvalues, so CG ends in that many
+  steps in exact arithmetic; twice that absorbs rounding. Without a cap
+  (10·p by default) an ill-conditioned support on a wide X ran tens of
+  thousands of products for a polish that is then rejected anyway.
+  """
+  return 2 * min(Xc.shape) + 10
+
+
 def _polish_sq(Xc, yc, n, a1, a2, w, tol):
   """One Newton step on the support of w (signs fixed), by conjugate gradients.
 
@@ -405,7 +417,7 @@ def _polish_sq(Xc, yc, n, a1, a2, w, tol):
   theta = (Xc, yc, n, a1, a2)
   F = lambda v: _squared_optimality(v, theta, D, s)
   op = lambda v: D * (Xc.T @ (Xc @ (D * v)) / n + a2 * (D * v)) + (1.0 - D) * v
-  w_p = w - cg(op, F(w), tol=tol, atol=0.0)[0]
+  w_p = w - cg(op, F(w), tol=tol, atol=0.0, maxiter=_cg_cap(Xc))[0]
   g = Xc.T @ (yc - Xc @ w_p) / n - a2 * w_p
   slack = 10.0 * tol * (1.0 + jnp.max(jnp.abs(Xc.T @ yc)) / n)
   ok = jnp.all(jnp.where(D > 0, jnp.sign(w_p) == s, jnp.abs(g) <= a1 * (1.0 + 10.0 * tol) + slack))
@@ -510,7 +522,7 @@ def _newton_polish(w, theta, D, s, tol):
   F = lambda v: _squared_optimality(v, theta, D, s)
   op = lambda v: D * (Xc.T @ (Xc @ (D * v)) / n + a2 * (D * v)) + (1.0 - D) * v
   scale = jnp.max(jnp.abs(Xc.T @ yc)) / n + jnp.finfo(dtype).tiny
-  w_p = w - cg(op, F(w), tol=0.0, atol=tol * scale)[0]
+  w_p = w - cg(op, F(w), tol=0.0, atol=tol * scale, maxiter=_cg_cap(Xc))[0]
   g = Xc.T @ (yc - Xc @ w_p) / n - a2 * w_p
   slack = 10.0 * tol * (1.0 + scale)
   pen = a1 > 0
