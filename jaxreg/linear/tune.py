@@ -6,11 +6,19 @@ with the training Hessian restricted to the support (implicit
 differentiation, see :mod:`jaxreg.linear.fit`). :func:`tune` minimises V over
 log α on a held-out set; :func:`tune_cv` minimises the mean held-out mean
 squared error of K-fold cross-validation. Each fit starts from the previous
-step's solution. The search is a safeguarded Newton-type method on the
-one-dimensional log α (secant steps, then cubic interpolation in a bracket,
-see :func:`_newton`), which stops by itself after a handful of fits; any
-optax optimizer can run instead (``learning_rate`` for Adam, or
-``optimizer``).
+step's solution.
+
+The search does not depend on the start where it need not. For the lasso
+and elastic net V is flat above α_max (every fit is 0 there), so the
+minimum lies in [eps·α_max, α_max]: a scan from α_max down, warm-started
+as a path, brackets the lowest minimum at the scan's resolution, and a
+safeguarded cubic search with derivatives (Brent's ``dbrent``) refines it
+(see :func:`_bracket`). Without an α_max (ridge) the search is a
+safeguarded Newton-type method from the start (secant steps, then cubic
+interpolation in a bracket, see :func:`_newton`). Any optax optimizer can
+run instead (``learning_rate`` for Adam, or ``optimizer``). Every loop has
+a cap, and ``TuneResult.converged`` says whether the search stopped by its
+own rule and every fit met its tolerance.
 
 For the lasso and elastic net, :func:`tune_cv` solves the K folds together
 by a working-set method: coordinate descent on the Gram matrix of a small
@@ -20,15 +28,15 @@ conditions on all coordinates. The fold solutions, written as that Newton
 step (a dense solve on the support, smooth in α), are then differentiated
 directly, which gives the implicit hypergradient
 dw_S/dα = −H_S⁻¹ ∂_α(a1 s + a2 w)_S without conjugate gradients. When a
-support outgrows the largest working set, the vmapped full solver of
-:func:`jaxreg.linear.fit` takes over for that step. The final fit on all the
-data at the best α is made by the same working-set solver, warm-started
-from the folds' solutions.
+fold fails the working-set solver's checks (a support near the number of
+samples, p ≫ n), :func:`jaxreg.linear.fit`'s coordinate descent fits the
+folds in turn for that step. The final fit on all the data at the best α
+is made by the same working-set solver, warm-started from the folds'
+solutions.
 
 Working in log α keeps α positive and makes the step size scale-free.
-The problem is not convex in α: the result is a local minimum near the
-start; ``alphas`` and ``val_losses`` record the path, and the α with the
-lowest validation loss seen is returned.
+V is not convex in α: ``alphas`` and ``val_losses`` record every point
+measured, and the α with the lowest validation loss measured is returned.
 
 References:
   Bengio (2000), "Gradient-based optimization of hyperparameters".
@@ -498,20 +506,24 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
 
   with ℓ_val the mean squared error (``loss="squared"``) or the mean
   log-loss (``loss="logistic"``) on (X_val, y_val). V'(α) comes from
-  implicit differentiation of the fit (one linear solve). By default the
-  search is a safeguarded Newton-type method on t = log α: secant-Newton
-  steps (the curvature from the last two hypergradients) of at most
-  ``max_step``, then, once a minimum is bracketed by points with V' < 0 and
-  V' > 0, steps to the minimiser of the cubic through V and V' at the
-  bracket's ends, with bisection as the safeguard. It stops when the
-  bracket is shorter than ``xtol`` or the cubic promises less than ``ftol``
-  (relative), usually after 4 to 10 fits; for the lasso, V is a quadratic in
-  α wherever the supports do not change, which the secant step in α uses.
-  The details are in the docstring of ``jaxreg.linear.tune._newton``. With
-  ``learning_rate`` or ``optimizer`` it runs exactly ``steps`` first-order
-  steps of that optax optimizer (Adam at ``learning_rate``) instead. Other
-  penalty leaves (l1_ratio, L1 weights) stay fixed. V need not be convex in
-  α: the result is a local minimum near the start.
+  implicit differentiation of the fit (one linear solve).
+
+  For ``jr.L1`` and ``jr.ElasticNet`` (l1_ratio > 0, every L1 weight > 0)
+  every fit is 0 for α ≥ α_max = max_j |X_jᵀ(y − ȳ)|/(n·r·v_j), so V is
+  flat there and the search runs on t = log α in [log(eps·α_max),
+  log α_max], whatever the start: a scan from α_max down in steps of
+  ``scan_step`` (on the grid through the start, which a start outside the
+  interval is clamped into), each fit warm-started from the one above, then
+  a bracket search around the best point (the minimiser of the cubic
+  through V and V' at the ends of the side of the best point that V' points
+  to, bisection as the safeguard; ``jaxreg.linear.tune._bracket``). It
+  stops when that side is shorter than ``xtol`` or the cubic promises less
+  than ``ftol`` (relative). For ``jr.L2`` (no α_max) it is a safeguarded
+  Newton-type search from the start (``jaxreg.linear.tune._newton``):
+  secant steps of at most ``max_step``, then the same cubic in a bracket.
+  With ``learning_rate`` or ``optimizer`` it runs exactly ``steps``
+  first-order steps of that optax optimizer (Adam at ``learning_rate``)
+  instead. Other penalty leaves (l1_ratio, L1 weights) stay fixed.
 
   Args:
     X, y: training data, (n, p) and (n,).
@@ -519,38 +531,46 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
     penalty: ``jr.L1``, ``jr.L2`` or ``jr.ElasticNet`` whose α (> 0) is the
       starting point.
     loss, fit_intercept, tol, max_iter: as in :func:`jaxreg.linear.fit`.
-    steps: the most fits (Newton), or the number of optimizer steps.
-    learning_rate: Adam's step on log α; selects Adam instead of Newton
-      (ignored when ``optimizer`` is given).
+    steps: the most fits (scan and refinement, or Newton), or the number of
+      optimizer steps; a search cut short by it is not converged.
+    learning_rate: Adam's step on log α; selects Adam instead of the
+      bracket / Newton search (ignored when ``optimizer`` is given).
     optimizer: any optax ``GradientTransformation`` acting on log α;
-      selects it instead of Newton.
+      selects it instead of the bracket / Newton search.
     max_step: longest step of the Newton search in log α (1.5: a factor
       4.5 in α).
-    xtol: the Newton search stops once its bracket (or step) in log α is
+    xtol: the search stops once its bracket (or Newton step) in log α is
       shorter than this; 0.05 is finer than scikit-learn's default grid of
       100 α over 3 decades (0.07).
-    ftol: the Newton search also stops once the cubic model of V in its
-      bracket promises less than this fraction below the lowest V seen
-      (0.1%, far below the statistical noise of a validation loss).
+    ftol: the search also stops once the cubic model of V in its bracket
+      promises less than this fraction below the lowest V seen (0.1%, far
+      below the statistical noise of a validation loss; 0 to rely on
+      ``xtol`` alone).
+    scan_step: spacing in log α of the scan from α_max (0.5: a factor 1.65).
+    eps: the bottom of the searched interval, eps·α_max (scikit-learn's
+      default grid ends there too).
 
   Returns:
-    ``TuneResult(alpha, val_loss, fit, alphas, val_losses)``; ``alpha`` is
-    the best α seen, ``alphas`` and ``val_losses`` hold the steps taken
-    (at most ``steps``).
+    ``TuneResult(alpha, val_loss, fit, alphas, val_losses, converged)``;
+    ``alpha`` is the best α measured and ``val_loss`` its loss, ``alphas``
+    and ``val_losses`` every point measured (at most ``steps``). A
+    :class:`~jaxreg.linear.fit.ConvergenceWarning` is issued when
+    ``converged`` is False.
 
   Example:
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> from sklearn.datasets import make_regression
     >>> X, y = make_regression(80, 20, noise=10.0, random_state=0)
     >>> res = jr.linear.tune(X[:60], y[:60], X[60:], y[60:], jr.L1(10.0))
-    >>> bool(res.val_loss <= res.val_losses[0]) and len(res.alphas) <= 50
-    True
+    >>> bool(res.converged), bool(res.val_loss == res.val_losses.min()), len(res.alphas) <= 50
+    (True, True, True)
 
   References:
     Bengio (2000); Pedregosa (2016), "Hyperparameter optimization with
     approximate gradient"; Bertrand et al. (2020), "Implicit differentiation
     of lasso-type models for hyperparameter optimization"; Press et al.,
-    Numerical Recipes, ``rtsafe`` (Newton safeguarded by bisection).
+    Numerical Recipes, ``rtsafe`` and ``dbrent`` (Newton and Brent's
+    method with derivatives, safeguarded by bisection).
   """
   X, y, tol, max_iter, solver = _fit._prepare(X, y, penalty, loss, tol, max_iter, "auto")
   X_val, y_val = _fit._check_data(X_val, y_val, loss, "X_val", "y_val")
@@ -650,28 +670,37 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercep
   .. math::  \min_{\log\alpha}\ \frac{1}{K}\sum_{k=1}^K \frac{1}{|T_k|}
              \sum_{i\in T_k}\big(y_i - x_i^\top w_k^*(\alpha) - b_k^*(\alpha)\big)^2
 
-  where (w_k*, b_k*) is the fit on all samples outside fold T_k. The K fits
-  run together (each fold is the full X with its held-out rows given zero
-  weight), each warm-started from the previous step: for the lasso and
-  elastic net by the working-set solver described in the module docstring,
-  whose hypergradient is a dense solve on each fold's support; otherwise,
-  or when a support outgrows the working sets, under ``jax.vmap`` of
-  :func:`jaxreg.linear.fit`'s solver with one implicit-differentiation solve
-  per fold.
+  where (w_k*, b_k*) is the fit on fold k's training rows and T_k its test
+  rows. The K fits run together (each fold is the full X with the rows
+  outside its training set given zero weight), each warm-started from the
+  previous step: for the lasso and elastic net by the working-set solver
+  described in the module docstring, whose hypergradient is a dense solve
+  on each fold's support; otherwise, or when a fold fails that solver's
+  checks, by :func:`jaxreg.linear.fit`'s solver with one
+  implicit-differentiation solve per fold. The search on log α is that of
+  :func:`tune`: for the lasso and elastic net a scan from α_max (the
+  largest of the folds' α_max) down to eps·α_max, then a bracket search,
+  whatever the start.
 
   Args:
     X, y: (n, p) and (n,) data.
     penalty: ``jr.L1``, ``jr.L2`` or ``jr.ElasticNet`` whose α (> 0) is the
       start.
-    cv: K for K contiguous folds as scikit-learn's ``KFold(K)``, or a list
-      of (train_indices, test_indices) pairs.
+    cv: as ``LassoCV(cv=...)``: None or K (K contiguous folds as
+      scikit-learn's ``KFold(K)``; None is 5), a splitter with a
+      ``split(X, y)`` method (``KFold(shuffle=True)``, ``TimeSeriesSplit``,
+      ``ShuffleSplit``...), or an iterable of (train_indices, test_indices)
+      pairs; rows may be left out of both sets. A fold's training indices
+      must not repeat.
     fit_intercept, tol, max_iter, solver: as in :func:`jaxreg.linear.fit`.
-    steps, learning_rate, optimizer, max_step, xtol, ftol: as in :func:`tune`
-      (safeguarded Newton on log α by default).
+    steps, learning_rate, optimizer, max_step, xtol, ftol, scan_step, eps:
+      as in :func:`tune`.
 
   Returns:
-    ``TuneResult``: the best α seen, its mean held-out MSE, the fit on all
-    the data at that α, and the path of α and CV losses.
+    ``TuneResult``: the best α measured, its mean held-out MSE, the fit on
+    all the data at that α, every α and CV loss measured, and
+    ``converged`` (a :class:`~jaxreg.linear.fit.ConvergenceWarning` when
+    False).
 
   Example:
     >>> import jaxreg as jr
@@ -679,12 +708,13 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercep
     >>> from sklearn.datasets import make_regression
     >>> X, y = make_regression(100, 30, noise=10.0, random_state=0)
     >>> res = tune_cv(X, y, jr.L1(1.0), cv=5)
-    >>> bool(res.val_loss <= res.val_losses[0]) and len(res.alphas) <= 30
-    True
+    >>> bool(res.converged), bool(res.val_loss == res.val_losses.min()), len(res.alphas) <= 40
+    (True, True, True)
 
   References:
     Bertrand et al. (2020), "Implicit differentiation of lasso-type models
-    for hyperparameter optimization"; Pedregosa (2016).
+    for hyperparameter optimization"; Pedregosa (2016); scikit-learn's
+    ``LassoCV`` (the folds).
   """
   # Where the working-set path does not apply or fails (supports near the
   # number of samples, p ≫ n), the folds are fitted in turn by fit's own
