@@ -238,6 +238,16 @@ def test_tune_cv_on_many_more_features_than_samples_is_bounded(x64):
   assert float(res.val_loss) <= curve[best] * (1 + 1e-9)
 
 
+def test_tune_says_when_the_best_alpha_is_the_bottom_of_the_interval(x64):
+  X, y, Xv, yv = _data()
+  a_max = _alpha_max(X, y)
+  # The optimum (about 0.4, far below 0.3·α_max) lies outside the interval.
+  with pytest.warns(UserWarning, match="smaller eps"):
+    res = jr.linear.tune(X, y, Xv, yv, jr.L1(1.0), ftol=0.0, eps=0.3)
+  np.testing.assert_allclose(float(res.alpha), 0.3 * a_max, rtol=1e-9)
+  assert bool(res.converged)
+
+
 def test_tune_reports_a_search_cut_short(x64):
   X, y, Xv, yv = _data()
   with pytest.warns(jr.linear.cross_validation.ConvergenceWarning, match="steps=3"):

@@ -480,6 +480,16 @@ def _search_domain(search, alpha_max, eps, dtype):
           jnp.asarray(t_hi, dtype))
 
 
+def _warn_at_floor(name, search, alpha, t_lo):
+  """Warns when the best α is the bottom of the searched interval: the
+  minimum over the interval is found, but V may fall further below it."""
+  if isinstance(search, tuple) and search[0] == "bracket" and (
+      float(np.log(float(alpha))) <= float(t_lo) + 1e-5 * (1.0 + abs(float(t_lo)))):
+    warnings.warn(f"{name}: the best α ({float(alpha):.4g}) is the bottom of the searched "
+                  "interval [eps·α_max, α_max]; the validation loss may fall further below "
+                  "it: pass a smaller eps.", UserWarning, stacklevel=3)
+
+
 def _warn_unconverged(name, search_ok, fits_ok, steps, max_iter):
   if search_ok and fits_ok:
     return
@@ -548,7 +558,8 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
       ``xtol`` alone).
     scan_step: spacing in log α of the scan from α_max (0.5: a factor 1.65).
     eps: the bottom of the searched interval, eps·α_max (scikit-learn's
-      default grid ends there too).
+      default grid ends there too); a warning says when the best α is
+      that bottom.
 
   Returns:
     ``TuneResult(alpha, val_loss, fit, alphas, val_losses, converged)``;
@@ -592,6 +603,7 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
                  tol=tol, max_iter=max_iter)
   search_ok, fits_ok = bool(out[4]), bool(out[5]) and bool(_fit_converged(res))
   _warn_unconverged("tune", search_ok, fits_ok, steps, max_iter)
+  _warn_at_floor("tune", search, alpha, t_lo)
   return TuneResult(alpha, vals[best], res, alphas, vals, jnp.asarray(search_ok and fits_ok))
 
 
@@ -748,6 +760,7 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercep
                    max_iter=max_iter)
     fits_ok = fits_ok and bool(_fit_converged(res))
   _warn_unconverged("tune_cv", search_ok, fits_ok, steps, max_iter)
+  _warn_at_floor("tune_cv", search, alpha, t_lo)
   return TuneResult(alpha, vals[best], res, alphas, vals, jnp.asarray(search_ok and fits_ok))
 
 
