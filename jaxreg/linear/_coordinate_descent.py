@@ -24,8 +24,11 @@ Strategy (glmnet's and celer's working sets, scikit-learn's stopping rule):
    largest |X_jᵀR|/l1, max(target, 2·|support|) of them, where the target
    starts at 64 and grows (at most doubling) while violators remain;
 3. A is compacted: its k features are gathered into K slots, K the
-   smallest of a few static capacities (64, 128, 256, ..., and n, 2n in
-   residual mode, then p) with K ≥ k, so each capacity compiles once. The
+   smallest of a few static capacities (64, 128, 256, ..., and n, 2n, 4n in
+   residual mode, then p) with K ≥ k, so each capacity compiles once. In
+   residual mode the prioritized working set stays within 4n while the
+   support does (the p-wide capacity, swept column by column, is the last
+   resort). The
    slots hold the Gram block Q[A, A] (gathered from Q, or X_AᵀX_A built
    from the columns when K ≤ max(2n, 1024)) and a coordinate update costs
    O(K) instead of O(p) or O(n); for larger K in residual mode the columns
@@ -36,12 +39,19 @@ Strategy (glmnet's and celer's working sets, scikit-learn's stopping rule):
    priority). On Gram blocks up to 1024 slots a Newton step on the current
    sign pattern, (Q_SS + l2 I) w_S = q_S − l1·sign(w_S), with S compacted
    into K/2 slots, is tried when a sweep changed no sign (and every 8
-   sweeps); where a sign would flip it stops at the first zero crossing and
-   drops that coefficient (an active-set step, still a descent). This ends
-   the slow linear tail of CD on ill-conditioned problems;
+   sweeps), with an exact line search that stops at the first zero
+   crossing and drops that coefficient (an active-set step, still a
+   descent; steps repeat while they drop). On a support with more
+   coefficients than the rank of X_S (p ≫ n) the step follows the null
+   space of X_S to the orthant's boundary. This ends the slow linear tail
+   of CD on ill-conditioned problems; every 6 sweeps an Anderson
+   extrapolation of the last iterates is also tried (kept if it lowers the
+   objective);
 5. one full pass, Xᵀ(y − Xw), then measures the duality gap exactly as
    scikit-learn's ``enet_coordinate_descent`` does (formulation A for
-   l1 > 0, formulation B for l1 = 0): the α is done once gap ≤ tol·‖y‖²;
+   l1 > 0, formulation B for l1 = 0): the α is done once gap ≤ tol·‖y‖²
+   and, scikit-learn's other condition, the last sweep moved no
+   coefficient by more than tol·max|w| (at least one sweep per α);
    without violators of |X_jᵀR| ≤ l1 outside A the same block is solved on
    to the tolerance, otherwise A is rebuilt (step 2). With no violator the
    two gaps coincide, so usually one full pass per α suffices.
@@ -62,6 +72,8 @@ References:
   Osborne, Presnell & Turlach (2000), "A new approach to variable selection
   in least squares problems" (the solution on a fixed sign pattern solves
   a linear system).
+  Bertrand & Massias (2021), "Anderson acceleration of coordinate descent"
+  (skglm's AndersonCD).
 """
 
 from __future__ import annotations

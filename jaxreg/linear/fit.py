@@ -37,8 +37,10 @@ Each of these is followed by a Newton (conjugate-gradient) polish on the
 support, which makes the solution exact once the support and signs are
 right and is kept only if it keeps the signs and satisfies the optimality
 conditions off the support. Logistic-L2: damped Newton with the closed-form
-Hessian; logistic-L1 and elastic net: accelerated proximal gradient with
-restarts, then Newton polish on the support.
+Hessian; logistic-L1 and elastic net: proximal Newton (the solver of
+:func:`jaxreg.linear.logistic_path`). Every solver stops on optimality (a
+duality gap, or the largest violation of the optimality conditions), never
+on a small step alone, and reports ``converged``.
 
 Derivatives (in α, l1_ratio, X and y) come from implicit differentiation
 through :func:`jaxreg.implicit.implicit_solution`, never by unrolling the
