@@ -28,7 +28,7 @@ from hypothesis.extra import numpy as hnp
 
 import jaxreg as jr
 
-SETTINGS = settings(max_examples=20, deadline=None)
+SETTINGS = settings(max_examples=15, deadline=None)
 SHAPES = {"a": (3, 4), "b": (5,)}
 N = 17  # elements in SHAPES.
 PS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0)
@@ -542,7 +542,7 @@ def all_nan(tree):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(s=st.one_of(st.floats(-1e6, -1e-6), st.just(math.nan)))
 def test_traced_invalid_step_schedule_and_radius(name, s):
   pen = ctor(name)()
