@@ -132,3 +132,12 @@ def test_projection_is_idempotent_and_fixes_inner_points(cls, ord_, x, r):
     np.testing.assert_allclose(_project(c, z), z, rtol=0, atol=1e-12 * (1 + r))
     inner = x * (0.99 * r / max(np.linalg.norm(x, ord_), 1e-300))
     np.testing.assert_allclose(_project(c, jnp.asarray(inner)), inner, rtol=0, atol=1e-12 * (1 + r))
+
+
+def test_python_float_leaves_and_bad_params_are_named():
+  out = jr.L2Ball(1.0).project({"w": 3.0, "b": 4.0})
+  assert float(out["w"]) == pytest.approx(0.6) and float(out["b"]) == pytest.approx(0.8)
+  with pytest.raises(TypeError, match="params must"):
+    jr.L1Ball(1.0).project(None)
+  with pytest.raises(TypeError, match=r"params\['w'\]"):
+    jr.LinfBall(1.0).project({"w": "3"})
