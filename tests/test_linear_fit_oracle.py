@@ -235,3 +235,16 @@ def test_lasso_zero():
   y = np.zeros(3)
   res = jr.linear.fit(X, y, jr.L1(0.1))
   assert np.asarray(res.coef).tolist() == [0.0] and bool(res.converged)
+
+
+def test_vmapped_fit_stops_on_the_gap(x64):
+  # Under jax.vmap fit runs plain cyclic CD (its loops batch); it stops, as
+  # the working-set solver, on scikit-learn's two conditions, and says so.
+  X, y = _small_problem()
+  yc = y - y.mean()
+  alphas = jnp.array([1e-1, 1e-2, 1e-3])
+  res = jax.vmap(lambda a: jr.linear.fit(X, y, jr.L1(a)))(alphas)
+  assert res.converged.shape == (3,) and bool(np.all(res.converged))
+  for k, a in enumerate(np.asarray(alphas)):
+    gap, _ = _lasso_gap(X, y, np.asarray(res.coef[k]), a)
+    assert gap <= 1e-10 * (yc @ yc)
