@@ -379,7 +379,12 @@ def _bracket(objective, log_a0, w0, steps, t_lo, t_hi, spacing, xtol, ftol):
     width = hi[0] - lo[0]
     tc = _cubic_min(*lo, *hi)
     inside = jnp.isfinite(tc) & (tc > lo[0]) & (tc < hi[0])
-    gain = jnp.where(inside, B[1] - _hermite(*lo, *hi, tc), inf)
+    # A cubic whose stationary point is not below V(b) (V' of one sign at
+    # both ends: the formula's point is then a maximum) is no model of
+    # the minimum: bisect instead, and do not let it end the search.
+    gain = B[1] - _hermite(*lo, *hi, tc)
+    inside = inside & (gain > 0)
+    gain = jnp.where(inside, gain, inf)
     tc = jnp.clip(tc, lo[0] + 0.1 * width, hi[0] - 0.1 * width)
     halving = width <= 0.5 * widths[1]
     t_new = jnp.where(inside & halving, tc, 0.5 * (lo[0] + hi[0]))
@@ -866,7 +871,7 @@ def _violators(w, g, a1, tol, slack):
   return (w == 0) & (jnp.abs(g) > a1 * (1.0 + 10.0 * tol) + slack)
 
 
-def _ws_folds(X, train, folds, a1, a2, w, k, tol, max_outer):
+def _ws_folds(X, train, folds, a1, a2, w, k, tol, max_outer, give_up=True):
   """Working-set solves of the F folds' lasso / elastic net (training rows train[f]).
 
   Outer iterations (Johnson & Guestrin 2015; Massias et al. 2018): each
@@ -932,7 +937,7 @@ def _ws_folds(X, train, folds, a1, a2, w, k, tol, max_outer):
 
   def cond(st):
     _, ok, it, need = st
-    return (~jnp.all(ok)) & (need <= k) & (it < max_outer)
+    return (~jnp.all(ok)) & ((need <= k) | (not give_up)) & (it < max_outer)
 
   def body(st):
     w, _, it, _ = st
@@ -972,7 +977,11 @@ def _ws_ladder(X, train, folds, a1, a2, warm, sizes, tol):
   need = jnp.max(jnp.sum(warm != 0, axis=1)) * 1.15
   level0 = jnp.minimum(jnp.sum(need > jnp.asarray(sizes)), len(sizes) - 1)
   def attempt(k, w):
-    w, ok, it = _ws_folds(X, train, folds, a1, a2, w, k, tol, 10)
+    # The largest size keeps going while violators remain (its working set
+    # takes the worst of them each time), up to a cap on outer iterations.
+    last = k == sizes[-1]
+    w, ok, it = _ws_folds(X, train, folds, a1, a2, w, k, tol, 30 if last else 10,
+                          give_up=not last)
     return w, ok, jnp.asarray(it, jnp.int32)
 
   def cond(st):
