@@ -30,9 +30,10 @@ directly, which gives the implicit hypergradient
 dw_S/dα = −H_S⁻¹ ∂_α(a1 s + a2 w)_S without conjugate gradients. When a
 fold fails the working-set solver's checks (a support near the number of
 samples, p ≫ n), :func:`jaxreg.linear.fit`'s coordinate descent fits the
-folds in turn for that step. The final fit on all the data at the best α
-is made by the same working-set solver, warm-started from the folds'
-solutions.
+folds in turn for that step. The fit on all the data rides along as one
+more problem at every step (without test rows), so the final fit is the
+one measured at the best α, warm-started along the same path and checked
+by the same solver.
 
 Working in log α keeps α positive and makes the step size scale-free.
 V is not convex in α: ``alphas`` and ``val_losses`` record every point
@@ -179,22 +180,29 @@ def _best(alphas, vals, count):
 def _descend(objective, log_a0, w0, optimizer, steps):
   """``steps`` optimizer steps on log α; objective(log α, warm) -> (loss, w).
 
-  Returns (alphas, losses, count, w) with count = steps and w the last fit.
+  Returns (alphas, losses, count, w, converged, fits_ok) as :func:`_newton`,
+  count = steps.
   """
 
   def step(carry, _):
-    log_a, opt_state, warm, fits_ok = carry
+    log_a, opt_state, warm, fits_ok, wb, vb = carry
     (val, (w, conv)), g = jax.value_and_grad(objective, has_aux=True)(log_a, warm)
     fits_ok = fits_ok & conv & jnp.isfinite(val)
+    improved = jnp.isfinite(val) & (val < vb)
+    wb = jax.tree_util.tree_map(lambda a, b: jnp.where(improved, a, b), w, wb)
+    vb = jnp.where(improved, val, vb)
     # A non-finite hypergradient would poison the optimizer state for good.
     g = jnp.where(jnp.isfinite(g), g, 0.0)
     updates, opt_state = optimizer.update(g, opt_state, log_a)
     alpha = jnp.exp(log_a)
     log_a = optax.apply_updates(log_a, updates)
-    return (log_a, opt_state, jax.lax.stop_gradient(w), fits_ok), (alpha, val, updates)
+    w = jax.lax.stop_gradient(w)
+    return (log_a, opt_state, w, fits_ok, jax.lax.stop_gradient(wb), vb), (alpha, val, updates)
 
-  init = (log_a0, optimizer.init(log_a0), w0, jnp.ones((), bool))
-  (_, _, w, fits_ok), (alphas, vals, updates) = jax.lax.scan(step, init, None, length=steps)
+  init = (log_a0, optimizer.init(log_a0), w0, jnp.ones((), bool), w0,
+          jnp.asarray(jnp.inf, log_a0.dtype))
+  (_, _, _, fits_ok, w, _), (alphas, vals, updates) = jax.lax.scan(step, init, None,
+                                                                    length=steps)
   # A fixed number of optimizer steps: "converged" when the last one moved
   # log α by less than the tolerance a Newton search would use.
   return (alphas, vals, jnp.asarray(steps, jnp.int32), w,
@@ -252,9 +260,9 @@ def _newton(objective, log_a0, w0, steps, max_step, xtol, ftol):
   program is that of a plain gradient step.
 
   Returns (alphas, losses, count, w, converged, fits_ok): buffers of length
-  ``steps``, the first ``count`` entries filled, the last fit, whether a
-  stopping rule (not the cap) ended the search, and whether every fit
-  converged.
+  ``steps``, the first ``count`` entries filled, the fit at the lowest loss,
+  whether a stopping rule (not the cap) ended the search, and whether
+  every fit converged.
   """
   dtype = log_a0.dtype
   inf = jnp.asarray(jnp.inf, dtype)
@@ -301,6 +309,7 @@ def _newton(objective, log_a0, w0, steps, max_step, xtol, ftol):
     width = hi[0] - lo[0]
     tc = _cubic_min(lo[0], lo[1], lo[2], hi[0], hi[1], hi[2])
     # What the cubic promises below the best V seen, for the ftol test.
+    improved = ok & (val < st["best"])
     best = jnp.minimum(st["best"], jnp.where(ok, val, jnp.inf))
     gain = best - _hermite(*lo, *hi, jnp.clip(tc, lo[0], hi[0]))
     tc = jnp.clip(tc, lo[0] + 0.1 * width, hi[0] - 0.1 * width)
@@ -314,20 +323,21 @@ def _newton(objective, log_a0, w0, steps, max_step, xtol, ftol):
     # A non-finite fit is recorded and ends the search.
     done = ~ok | (g == 0) | converged
     w = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), w, st["w"])
-    return dict(t=t_new, w=w, t_prev=t, g_prev=g,
+    wb = jax.tree_util.tree_map(lambda a, b: jnp.where(improved, a, b), w, st["wb"])
+    return dict(t=t_new, w=w, wb=wb, t_prev=t, g_prev=g,
                 widths=jnp.stack([jnp.where(bracketed, width, inf), st["widths"][0]]),
                 lo=lo, hi=hi, best=best, k=k + 1, done=done, conv=ok & (converged | (g == 0)),
                 fits_ok=st["fits_ok"] & conv & ok,
                 alphas=st["alphas"].at[k].set(jnp.exp(t)), vals=st["vals"].at[k].set(val))
 
-  st = dict(t=log_a0, w=w0, t_prev=nan, g_prev=nan, widths=jnp.full((2,), jnp.inf, dtype),
+  st = dict(t=log_a0, w=w0, wb=w0, t_prev=nan, g_prev=nan, widths=jnp.full((2,), jnp.inf, dtype),
             lo=jnp.array([-jnp.inf, jnp.nan, jnp.nan], dtype),
             hi=jnp.array([jnp.inf, jnp.nan, jnp.nan], dtype), best=inf,
             k=jnp.zeros((), jnp.int32), done=jnp.zeros((), bool), conv=jnp.zeros((), bool),
             fits_ok=jnp.ones((), bool),
             alphas=jnp.full((steps,), jnp.nan, dtype), vals=jnp.full((steps,), jnp.nan, dtype))
   st = jax.lax.while_loop(cond, body, st)
-  return st["alphas"], st["vals"], st["k"], st["w"], st["conv"], st["fits_ok"]
+  return st["alphas"], st["vals"], st["k"], st["wb"], st["conv"], st["fits_ok"]
 
 
 def _bracket(objective, log_a0, w0, steps, t_lo, t_hi, spacing, xtol, ftol):
@@ -440,7 +450,7 @@ def _bracket(objective, log_a0, w0, steps, t_lo, t_hi, spacing, xtol, ftol):
             done=jnp.zeros((), bool), fits_ok=jnp.ones((), bool),
             alphas=jnp.full((steps,), jnp.nan, dtype), vals=jnp.full((steps,), jnp.nan, dtype))
   st = jax.lax.while_loop(cond, body, st)
-  return st["alphas"], st["vals"], st["k"], st["warm"], st["done"], st["fits_ok"]
+  return st["alphas"], st["vals"], st["k"], st["wb"], st["done"], st["fits_ok"]
 
 
 def _alpha_max(X, y, trains, penalty, loss, fit_intercept):
@@ -748,22 +758,23 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercep
   steps, search = _search(steps, learning_rate, optimizer, max_step, xtol, ftol, scan_step, eps)
   search, t_lo, t_hi = _search_domain(search, alpha_max, eps, X.dtype)
   penalty = jax.tree_util.tree_map(lambda a: jnp.asarray(a, X.dtype), penalty)
+  # All the rows ride along as one more "fold" without test rows: the
+  # search's fit at its best α on it is the final fit, warm-started along
+  # the same path and checked by the same solver.
+  train = jnp.concatenate([train, jnp.ones((1, n), X.dtype)])
+  test = jnp.concatenate([test, jnp.zeros((1, n), X.dtype)])
   out = _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, search=search,
                       steps=steps, fit_intercept=bool(fit_intercept), tol=tol,
                       max_iter=max_iter, solver=solver)
   alphas, vals, best = _best(*out[:3])
   alpha = alphas[best]
   search_ok, fits_ok = bool(out[4]), bool(out[5])
-  coef, intercept, n_iter, ok = out[6:]
-  if bool(ok):
-    # The working-set solver already refitted all the data at the best α,
-    # warm-started from the folds' solutions, and checked its optimality.
-    parts = dict(coef=coef, intercept=intercept, n_iter=n_iter, converged=jnp.asarray(True))
-    res = _fit.FitResult(**{f: parts[f] for f in _fit.FitResult._fields})
-  else:
-    res = _fit.fit(X, y, _with_alpha(penalty, alpha), fit_intercept=fit_intercept, tol=tol,
-                   max_iter=max_iter)
-    fits_ok = fits_ok and bool(_fit_converged(res))
+  coef = out[3][-1]
+  intercept = (jnp.mean(y) - jnp.mean(X, axis=0) @ coef) if fit_intercept else jnp.zeros((),
+                                                                                       X.dtype)
+  # n_iter: the fits made along the search, each warm-started from the last.
+  parts = dict(coef=coef, intercept=intercept, n_iter=out[2], converged=jnp.asarray(fits_ok))
+  res = _fit.FitResult(**{f: parts[f] for f in _fit.FitResult._fields})
   _warn_unconverged("tune_cv", search_ok, fits_ok, steps, max_iter)
   _warn_at_floor("tune_cv", search, alpha, t_lo)
   return TuneResult(alpha, vals[best], res, alphas, vals, jnp.asarray(search_ok and fits_ok))
@@ -1002,6 +1013,7 @@ def _ws_ladder(X, train, folds, a1, a2, warm, sizes, tol):
                                              "max_iter", "solver"))
 def _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, *, search, steps,
                   fit_intercept, tol, max_iter, solver):
+  # train and test hold the K folds, then all rows (train) with no test rows.
   K = train.shape[0]
   n, p = X.shape
   sg = jax.lax.stop_gradient
@@ -1018,8 +1030,9 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, *, search, ste
     w, b = out[0], out[1]
     conv = jax.lax.stop_gradient(_fit_converged(out))
     resid = (y[None, :] - w @ X.T - b[:, None])
-    mse = jnp.sum(test * resid ** 2, axis=1) / jnp.sum(test, axis=1)
-    return jnp.mean(mse), (w, conv)
+    mse = jnp.sum(test * resid ** 2, axis=1) / jnp.maximum(jnp.sum(test, axis=1), 1.0)
+    # The last problem is the fit on all rows, which has no test rows.
+    return jnp.mean(mse[:-1]), (w, conv)
 
   def ws_objective(k, log_a, w, warm):
     # The fold solutions as smooth functions of α on their supports (found
@@ -1040,11 +1053,12 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, *, search, ste
       wW = d * _spd_solve(H, d * (c[idx] - a1[idx] * jnp.sign(w[idx])))
       b = ym - xm[idx] @ wW
       resid = y - X[:, idx] @ wW - b
-      return jnp.sum(t * resid ** 2) / jnp.sum(t), jnp.zeros(p, X.dtype).at[idx].add(wW)
+      mse = jnp.sum(t * resid ** 2) / jnp.maximum(jnp.sum(t), 1.0)
+      return mse, jnp.zeros(p, X.dtype).at[idx].add(wW)
 
     mse, w = jax.vmap(one)(train, test, folds.xm, folds.ym, folds.c, folds.nk, w)
     # Every fold passed the working-set solver's optimality checks.
-    return jnp.mean(mse), (w, jnp.ones((), bool))
+    return jnp.mean(mse[:-1]), (w, jnp.ones((), bool))
 
   def objective(log_a, warm):
     if not ws:
@@ -1062,23 +1076,4 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, *, search, ste
 
   folds = _Folds.of(X, y, train) if ws else None
   w0 = jnp.zeros((K, p), X.dtype)
-  alphas, vals, count, w_last, search_ok, fits_ok = _run_search(search, objective, log_a0, w0,
-                                                                steps, t_lo, t_hi)
-  if not ws:
-    return (alphas, vals, count, w_last, search_ok, fits_ok, jnp.zeros(p, X.dtype),
-            jnp.zeros((), X.dtype), jnp.zeros((), jnp.int32), jnp.zeros((), bool))
-  # The refit on all the data at the best α, by the same working-set solver
-  # warm-started from the folds' last solutions: their coordinate-wise
-  # median, non-zero where most folds agree (their union is about twice
-  # as large as each support).
-  vals_ok = jnp.where(jnp.isfinite(vals) & (jnp.arange(steps) < count), vals, jnp.inf)
-  alpha = alphas[jnp.argmin(vals_ok)]
-  a1, a2 = _fit._penalty_parts(_with_alpha(penalty, alpha), p, X.dtype)
-  every = jnp.ones((1, n), X.dtype)
-  whole = _Folds.of(X, y, every)
-  warm = jnp.median(w_last, axis=0, keepdims=True)
-
-  w, ok, it = _ws_ladder(X, every, whole, a1, a2, warm, sizes, tol)
-  b = whole.ym[0] - whole.xm[0] @ w[0]
-  return alphas, vals, count, w_last, search_ok, fits_ok, w[0], b, it, ok[0]
-
+  return _run_search(search, objective, log_a0, w0, steps, t_lo, t_hi)
