@@ -133,23 +133,27 @@ def _nan_unless(ok, value):
   return jnp.where(ok, value, jnp.asarray(jnp.nan, jnp.result_type(value)))
 
 
-def guard(value: Any, name: str, lower: float = 0.0, upper: float | None = None) -> Any:
-  """``value`` (a leaf or an array) with entries outside [lower, upper] made NaN if traced.
+def guard(value: Any, name: str, lower: float = 0.0, upper: float | None = None,
+          finite: bool = True) -> Any:
+  """``value`` with entries outside [lower, upper], NaN or infinite made NaN if traced.
 
   Concrete values are returned unchanged: they were validated when built.
   For a tracer, emits a ``checkify.debug_check`` naming ``name`` and replaces
-  invalid (or NaN) entries by NaN.
+  invalid entries by NaN.
   """
   if value is None or is_concrete(value):
     return value
   from jax.experimental import checkify
 
   value = jnp.asarray(value)
-  ok = value >= lower
+  ok = value >= lower  # False for NaN.
+  if finite:
+    ok = ok & jnp.isfinite(value)
   if upper is not None:
     ok = ok & (value <= upper)
   rng = f"in [{lower:g}, {upper:g}]" if upper is not None else f">= {lower:g}"
-  checkify.debug_check(jnp.all(ok), f"{name} must be {rng} and not NaN, got {{}}", value)
+  rng += " and finite" if finite else " and not NaN"
+  checkify.debug_check(jnp.all(ok), f"{name} must be {rng}, got {{}}", value)
   return _nan_unless(ok, value)
 
 

@@ -31,6 +31,7 @@ import numbers
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxreg import _checks
 
@@ -128,7 +129,8 @@ def prox_lp(x: jax.Array, c: jax.Array, p: float) -> jax.Array:
 
   Raises:
     TypeError: ``x`` is not a floating array, or ``p`` not a Python number.
-    ValueError: ``p`` ≤ 0, a concrete ``c`` negative or NaN, or ``c`` does not
+    ValueError: ``p`` ≤ 0, a concrete ``c`` negative or NaN (+inf is allowed:
+      the answer is then 0), or ``c`` does not
       broadcast to ``x``'s shape. A traced negative or NaN ``c`` gives NaN
       (an error under ``jaxreg.checked``).
 
@@ -151,7 +153,14 @@ def prox_lp(x: jax.Array, c: jax.Array, p: float) -> jax.Array:
   x = jnp.asarray(x)
   if not jnp.issubdtype(x.dtype, jnp.floating):
     raise TypeError(f"x must be a floating point array, got dtype {x.dtype}.")
-  c = _checks.guard(_checks.as_hyperparameter(c, "c", lower=0.0), "c")
+  # c = step·α may overflow to +inf for valid step and α; the prox is then 0.
+  if isinstance(c, str) or c is None:
+    raise TypeError(f"c must be a number or an array of numbers, got {type(c).__name__}.")
+  if _checks.is_concrete(c):
+    c_np = np.asarray(c, np.float64)
+    if np.any(np.isnan(c_np)) or np.any(c_np < 0):
+      raise ValueError(f"c must be >= 0 and not NaN, got {c_np!r}.")
+  c = _checks.guard(c, "c", finite=False)
   if jnp.broadcast_shapes(jnp.shape(c), x.shape) != x.shape:
     raise ValueError(f"c of shape {jnp.shape(c)} does not broadcast to x of shape {x.shape}.")
   dtype = x.dtype
@@ -170,7 +179,9 @@ def prox_lp(x: jax.Array, c: jax.Array, p: float) -> jax.Array:
   else:
     mag = _magnitude_general(a, c, float(p))
   # The minimiser lies in [0, |x|]; the cubic's rounding can overshoot |x| by an ulp.
-  mag = jnp.minimum(mag, a)
+  # An infinite c (an overflowed step·α) pins it to 0, which the root solve,
+  # seeing inf·0, would not find.
+  mag = jnp.where(jnp.isposinf(c), 0.0, jnp.minimum(mag, a))
   # c = 0 returns x itself; a NaN c (an invalid traced step or α) stays NaN
   # rather than falling through to x.
   out = jnp.where(c > 0, sign * mag, jnp.where(c == 0, x, jnp.nan))

@@ -24,8 +24,8 @@ the first leaf that differs. Values that are *traced* when they reach the
 maths — a schedule's value inside ``jax.jit``, a hyperparameter that
 ``optax.inject_hyperparams`` keeps in its state, a penalty passed as a jitted
 argument — cannot be checked then. jaxreg never lets them give a finite wrong
-answer: a negative or NaN learning rate, step, α, radius or weight, or an
-l1_ratio outside [0, 1], turns the leaves it touches into NaN (which
+answer: a negative, NaN or infinite learning rate, step, α, radius or weight,
+or an l1_ratio outside [0, 1], turns the leaves it touches into NaN (which
 ``optax.apply_if_finite`` skips and ``jax_debug_nans`` reports). To get an
 error naming the value instead, run the step under :func:`checked`, which
 uses ``jax.experimental.checkify``:
@@ -40,7 +40,7 @@ uses ``jax.experimental.checkify``:
 >>> step(params, state, params)
 Traceback (most recent call last):
   ...
-jax._src.checkify.JaxRuntimeError: alpha must be >= 0 and not NaN, got -1.0...
+jax._src.checkify.JaxRuntimeError: alpha must be >= 0 and finite, got -1.0...
 
 References:
   Loshchilov & Hutter (2019), "Decoupled weight decay regularization".
@@ -81,7 +81,7 @@ def checked(fn: Callable[..., Any], errors: Any = None) -> Callable[..., Any]:
   traced when they reach the maths (under ``jax.jit``, ``jax.vmap``,
   ``optax.inject_hyperparams``…) make the leaves they touch NaN if invalid.
   Under ``checked`` the same conditions — step, learning rate, α, weights
-  and radius ≥ 0 and not NaN, l1_ratio in [0, 1] — raise instead. It is
+  and radius finite and ≥ 0, l1_ratio in [0, 1] — raise instead. It is
   ``jax.experimental.checkify.checkify`` followed by ``err.throw()``; pass a
   jitted ``fn`` to keep it compiled (the check adds one comparison per
   hyperparameter).
@@ -104,7 +104,7 @@ def checked(fn: Callable[..., Any], errors: Any = None) -> Callable[..., Any]:
     >>> prox(-0.5)
     Traceback (most recent call last):
       ...
-    jax._src.checkify.JaxRuntimeError: step must be >= 0 and not NaN, got -0.5...
+    jax._src.checkify.JaxRuntimeError: step must be >= 0 and finite, got -0.5...
   """
   from jax.experimental import checkify
 

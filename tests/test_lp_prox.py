@@ -114,10 +114,19 @@ def test_prox_lp_rejects_bad_input_naming_it():
     prox_lp(jnp.ones(2), 1.0, "0.5")
   with pytest.raises(ValueError, match="c must be >= 0"):
     prox_lp(jnp.ones(2), -1.0, 0.5)
-  with pytest.raises(ValueError, match="c must be finite"):
+  with pytest.raises(ValueError, match="c must be >= 0 and not NaN"):
     prox_lp(jnp.ones(2), float("nan"), 0.5)
   with pytest.raises(ValueError, match="broadcast"):
     prox_lp(jnp.ones(2), jnp.ones((3, 1)), 0.5)
+
+
+@pytest.mark.parametrize("p", PS)
+def test_overflowing_c_gives_zero(p):
+  # c = step·α can overflow to +inf from valid factors; the minimiser is then 0.
+  x = jnp.array([2.0, -0.3, 0.0, 1e30], jnp.float32)
+  for c in (jnp.float32(1e30) * jnp.float32(1e30), jnp.inf):
+    np.testing.assert_array_equal(jax.jit(lambda c: prox_lp(x, c, p))(c), np.zeros(4))
+  np.testing.assert_array_equal(prox_lp(x, jnp.inf, p), np.zeros(4))
 
 
 @pytest.mark.parametrize("p", PS)
