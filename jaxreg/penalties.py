@@ -294,7 +294,8 @@ def _init_weights(weights, alpha):
   if weights is None:
     return None
   weights = jax.tree_util.tree_map_with_path(
-      lambda path, w: _checks.as_hyperparameter(w, f"weights{jax.tree_util.keystr(path)}", lower=0.0),
+      lambda path, w: _checks.as_hyperparameter(
+          w, f"weights{jax.tree_util.keystr(path)}", lower=0.0),
       weights)
   batch = jnp.shape(alpha)
   if batch and _checks.is_concrete(weights):

@@ -56,7 +56,8 @@ def normal(v):
 
 def leaves_strategy(lo=-5.0, hi=5.0):
   el = st.floats(lo, hi, allow_nan=False, width=64).map(normal)
-  return st.fixed_dictionaries({k: hnp.arrays(np.float64, s, elements=el) for k, s in SHAPES.items()})
+  return st.fixed_dictionaries(
+      {k: hnp.arrays(np.float64, s, elements=el) for k, s in SHAPES.items()})
 
 
 def weights_strategy():
@@ -374,7 +375,8 @@ def test_transforms_match_reference(name, x, u, h, lr):
       want = ref_prox_closed(name, h, moved, lr)
       for k in SHAPES:
         assert_close(x[k] + np.asarray(got[k]), want[k],
-                     16 * eps(jnp.float64) * (np.abs(moved[k]) + np.abs(x[k]) + 3 * lr * h["alpha"]))
+                     16 * eps(jnp.float64)
+                     * (np.abs(moved[k]) + np.abs(x[k]) + 3 * lr * h["alpha"]))
 
 
 @pytest.mark.parametrize("kind", ("L1Ball", "L2Ball", "LinfBall"))
@@ -483,7 +485,8 @@ def re_shape(shape):
 
 @pytest.mark.parametrize("cls", (jr.L1, jr.L2))
 def test_weights_that_would_reshape_a_leaf_raise_naming_leaf(cls):
-  for bad in ({"a": jnp.ones((3, 1, 4)), "b": jnp.ones(5)}, {"a": jnp.ones(4), "b": jnp.ones((5, 1))},
+  for bad in ({"a": jnp.ones((3, 1, 4)), "b": jnp.ones(5)},
+              {"a": jnp.ones(4), "b": jnp.ones((5, 1))},
               {"a": jnp.ones(3), "b": jnp.ones(5)}):
     pen = cls(0.5, weights=bad)
     with pytest.raises(ValueError, match=r"weights\['[ab]'\].*params\['[ab]'\]"):

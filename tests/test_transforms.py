@@ -332,7 +332,8 @@ def test_mismatched_updates_and_params_are_named_by_path():
   bad["dense"]["kernel"] = jnp.ones((4, 3))
   for tx in (jr.add_penalty_gradient(jr.L2(0.1)), jr.proximal(jr.L1(0.1), 0.1),
              jr.project(jr.L2Ball(1.0))):
-    with pytest.raises(ValueError, match=r"updates\['dense'\]\['kernel'\] has shape \(4, 3\).*\(3, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"updates\['dense'\]\['kernel'\] has shape \(4, 3\).*\(3, 4\)"):
       tx.update(bad, tx.init(params), params)
     with pytest.raises(ValueError, match=r"updates\['extra'\] is not in params"):
       tx.update(dict(params, extra=jnp.ones(2)), tx.init(params), params)
