@@ -269,7 +269,9 @@ def _cd(Xc, yc, n, a1, a2, w0, tol, max_iter):
     return w, r, dmax <= tol * jnp.maximum(wmax, tiny)
 
   all_idx = jnp.arange(p)
-  tol_abs = _cd_gap_tol(tol, dtype) * jnp.dot(yc, yc)
+  # Below 100ε neither the gap nor a relative step can be certified.
+  tol = _cd_gap_tol(tol, dtype)
+  tol_abs = tol * jnp.dot(yc, yc)
 
   def gap(w, r):
     return _coordinate_descent.weighted_gap(w, XT @ r, n * a1, n * a2, jnp.dot(r, r),
@@ -337,7 +339,8 @@ def _cd_working_set(Xc, yc, n, a1, a2, w0, tol, max_iter):
   def solve(Xc, yc, n, a1, a2, w0):
     tol_abs = _cd_gap_tol(tol, Xc.dtype) * jnp.dot(yc, yc)
     w, _, it, ok = _coordinate_descent.residual_solve(Xc, yc, n * a1, n * a2, w0, tol_abs,
-                                                      max_iter, tol_rel=tol)
+                                                      max_iter,
+                                                      tol_rel=_cd_gap_tol(tol, Xc.dtype))
     return w, it, ok
 
   @solve.def_vmap
