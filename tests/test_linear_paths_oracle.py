@@ -166,3 +166,34 @@ def test_logistic_path_stops_on_optimality(x64):
     viol = np.where(w != 0, np.abs(g + a * np.sign(w)), np.maximum(np.abs(g) - a, 0.0))
     assert max(viol.max(), abs(r.mean())) <= 1e-10 * scale
   assert bool(np.all(path.converged))
+
+
+@pytest.mark.parametrize("data", ["toy", "diabetes"])
+def test_lasso_path_matches_lars_homotopy(x64, data):
+  # Ported from scikit-learn's
+  # test_lasso_path_return_models_vs_new_return_gives_same_coefficients:
+  # LARS (method="lasso") computes the exact piecewise-linear path, so its
+  # interpolation at any α is the optimum.
+  from scipy import interpolate
+  if data == "toy":
+    X = np.array([[1, 2, 3.1], [2.3, 5.4, 4.3]]).T
+    y = np.array([1, 2, 3.1])
+    alphas = np.array([5.0, 1.0, 0.5])
+    fit_intercept = False
+  else:
+    X, y = _diabetes()
+    X, y = X - X.mean(0), y - y.mean()
+    alphas = np.array([1.0, 0.1, 0.01])
+    fit_intercept = True
+  a_lars, _, c_lars = linear_model.lars_path(X, y, method="lasso")
+  exact = interpolate.interp1d(a_lars[::-1], c_lars[:, ::-1])(alphas)
+  path = jr.linear.lasso_path(X, y, alphas=alphas, tol=1e-12, fit_intercept=fit_intercept)
+  for k, a in enumerate(alphas):
+    w = np.asarray(path.coefs[k])
+    f_jr = _enet_obj(X, y, w, a, 1.0)
+    f_opt = _enet_obj(X, y, exact[:, k], a, 1.0)
+    # jaxreg's gap bounds its suboptimality; LARS is exact up to rounding.
+    gap = _sum_gap(X, y, w, a, 1.0) / len(y)
+    assert f_jr - f_opt <= gap + 8 * EPS64 * f_opt
+    assert f_opt - f_jr <= 8 * EPS64 * f_opt
+    np.testing.assert_array_equal(w != 0, np.abs(exact[:, k]) > 1e-12 * np.abs(exact).max())
