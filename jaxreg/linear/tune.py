@@ -882,7 +882,7 @@ def _violators(w, g, a1, tol, slack):
   return (w == 0) & (jnp.abs(g) > a1 * (1.0 + 10.0 * tol) + slack)
 
 
-def _ws_folds(X, train, folds, a1, a2, w, k, tol, max_outer, give_up=True):
+def _ws_folds(X, train, folds, a1, a2, w, k, tol, max_outer):
   """Working-set solves of the F folds' lasso / elastic net (training rows train[f]).
 
   Outer iterations (Johnson & Guestrin 2015; Massias et al. 2018): each
@@ -948,7 +948,7 @@ def _ws_folds(X, train, folds, a1, a2, w, k, tol, max_outer, give_up=True):
 
   def cond(st):
     _, ok, it, need = st
-    return (~jnp.all(ok)) & ((need <= k) | (not give_up)) & (it < max_outer)
+    return (~jnp.all(ok)) & (need <= k) & (it < max_outer)
 
   def body(st):
     w, _, it, _ = st
@@ -988,11 +988,7 @@ def _ws_ladder(X, train, folds, a1, a2, warm, sizes, tol):
   need = jnp.max(jnp.sum(warm != 0, axis=1)) * 1.15
   level0 = jnp.minimum(jnp.sum(need > jnp.asarray(sizes)), len(sizes) - 1)
   def attempt(k, w):
-    # The largest size keeps going while violators remain (its working set
-    # takes the worst of them each time), up to a cap on outer iterations.
-    last = k == sizes[-1]
-    w, ok, it = _ws_folds(X, train, folds, a1, a2, w, k, tol, 30 if last else 10,
-                          give_up=not last)
+    w, ok, it = _ws_folds(X, train, folds, a1, a2, w, k, tol, 10)
     return w, ok, jnp.asarray(it, jnp.int32)
 
   def cond(st):
@@ -1034,14 +1030,11 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, *, search, ste
     # The last problem is the fit on all rows, which has no test rows.
     return jnp.mean(mse[:-1]), (w, conv)
 
-  def ws_objective(k, log_a, w, warm):
+  def ws_folds(k, a1, a2, w):
     # The fold solutions as smooth functions of α on their supports (found
     # by the ladder, fixed here), compacted into k slots: the Newton step of
     # _ws_folds, differentiated through the dense solve, gives the implicit
     # hypergradient dw_S/dα = −H_S⁻¹ ∂_α(a1 s + a2 w)_S.
-    del warm
-    pen = _with_alpha(penalty, jnp.exp(log_a))
-    a1, a2 = _fit._penalty_parts(pen, p, X.dtype)
     a1 = jnp.broadcast_to(a1, (p,))
 
     def one(m, t, xm, ym, c, nk, w):
@@ -1056,9 +1049,41 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, *, search, ste
       mse = jnp.sum(t * resid ** 2) / jnp.maximum(jnp.sum(t), 1.0)
       return mse, jnp.zeros(p, X.dtype).at[idx].add(wW)
 
-    mse, w = jax.vmap(one)(train, test, folds.xm, folds.ym, folds.c, folds.nk, w)
+    return jax.vmap(one)(train, test, folds.xm, folds.ym, folds.c, folds.nk, w)
+
+  def ws_objective(k, log_a, w, ok, warm):
+    del ok, warm
+    a1, a2 = _fit._penalty_parts(_with_alpha(penalty, jnp.exp(log_a)), p, X.dtype)
+    mse, w = ws_folds(k, a1, a2, w)
     # Every fold passed the working-set solver's optimality checks.
     return jnp.mean(mse[:-1]), (w, jnp.ones((), bool))
+
+  def mixed_objective(log_a, w, ok, warm):
+    # Folds that passed keep the working-set solution; only those that
+    # failed (supports near the number of samples) are refitted, one at a
+    # time, by fit's coordinate descent from their warm start.
+    a1, a2 = _fit._penalty_parts(_with_alpha(penalty, jnp.exp(log_a)), p, X.dtype)
+    # A failed fold's iterate may be anything: an empty support keeps its
+    # (unused) dense solve finite, and so the gradient of the mix.
+    mse_ws, w_ws = ws_folds(sizes[-1], a1, a2, jnp.where(ok[:, None], w, 0.0))
+
+    def refit(args):
+      m, t, w0, passed = args
+
+      def cd(w0):
+        out = _fit._fit_impl(X, y, m, a1, a2, w0, loss="squared", fit_intercept=fit_intercept,
+                             tol=tol, max_iter=max_iter, solver=solver, with_converged=True)
+        resid = y - X @ out[0] - out[1]
+        mse = jnp.sum(t * resid ** 2) / jnp.maximum(jnp.sum(t), 1.0)
+        return mse, out[0], jnp.all(out[3])
+
+      skip = lambda w0: (jnp.zeros((), X.dtype), jnp.zeros_like(w0), jnp.ones((), bool))
+      return jax.lax.cond(passed, skip, cd, w0)
+
+    mse_cd, w_cd, conv = jax.lax.map(refit, (train, test, warm, ok))
+    mse = jnp.where(ok, mse_ws, mse_cd)
+    w = jnp.where(ok[:, None], w_ws, w_cd)
+    return jnp.mean(mse[:-1]), (w, jax.lax.stop_gradient(jnp.all(conv)))
 
   def objective(log_a, warm):
     if not ws:
@@ -1066,13 +1091,12 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, *, search, ste
     pen = _with_alpha(penalty, jnp.exp(sg(log_a)))
     a1, a2 = _fit._penalty_parts(pen, p, X.dtype)
     w, ok, _ = _ws_ladder(X, train, folds, sg(a1), sg(a2), warm, sizes, tol)
-    # The smallest slot count that holds every fold's support; the full
-    # solver when some fold's support outgrew the working sets.
+    # The smallest slot count that holds every fold's support; the mixed
+    # objective when some fold failed the working-set solver.
     support = jnp.max(jnp.sum((w != 0) | (sg(a1) == 0), axis=1))
     level = jnp.where(jnp.all(ok), jnp.sum(support > jnp.asarray(sizes)), len(sizes))
-    branches = [functools.partial(ws_objective, k) for k in sizes]
-    branches.append(lambda log_a, w, warm: full_objective(log_a, warm))
-    return jax.lax.switch(level, branches, log_a, w, warm)
+    branches = [functools.partial(ws_objective, k) for k in sizes] + [mixed_objective]
+    return jax.lax.switch(level, branches, log_a, w, ok, warm)
 
   folds = _Folds.of(X, y, train) if ws else None
   w0 = jnp.zeros((K, p), X.dtype)
