@@ -647,9 +647,9 @@ def _residual_path(X, y, l1s, l2s, l1_start, tol_abs, tol_rel, max_iter):
 
 
 def residual_solve(X, y, l1, l2, w0, tol_abs, max_iter, tol_rel=None):
-  """One problem, from the warm start w0: per-coordinate ``l1`` (p,), scalar
-  ``l2``, centered (X, y). Returns (w, gap, sweeps, converged). For use
-  inside other jitted programs (``jr.linear.fit``)."""
+  """One problem, from the warm start w0: per-coordinate ``l1`` (p,) or one
+  scalar for all, scalar ``l2``, centered (X, y). Returns (w, gap, sweeps,
+  converged). For use inside other jitted programs (``jr.linear.fit``)."""
   out = _solve_path(_residual_ops(X, y), X.shape[1], l1[None], jnp.reshape(l2, (1,)),
                     jnp.asarray(jnp.inf, X.dtype), tol_abs, max_iter, w0=w0, tol_rel=tol_rel)
   return out.coefs[0], out.dual_gaps[0], out.n_iter[0], out.converged[0]
