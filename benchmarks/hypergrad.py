@@ -5,8 +5,8 @@ n = 500 samples and p = 1000 features, 5-fold cross-validation.
 
 * scikit-learn: ``LassoCV(cv=5, 10 alphas, tol=1e-8)`` — a path of 10 α per
   fold, then the α with the lowest mean held-out MSE.
-* jaxreg: ``tune_cv`` — a safeguarded Newton-type search on log α with
-  implicit hypergradients (the default; ``--adam`` runs Adam on log α for
+* jaxreg: ``tune_cv`` — a scan of log α down from α_max, then a bracket
+  search with implicit hypergradients (the default; ``--adam`` runs Adam on log α for
   ``--steps`` steps instead), the five fold fits solved together by a
   warm-started working-set solver (dense hypergradient on each support),
   from α_max / 10; the final fit on all the data by the same solver.

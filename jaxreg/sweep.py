@@ -671,6 +671,45 @@ _OPAQUE = {
 }
 
 
+def _without_debug_checks(p):
+  """``p`` (a jaxpr, closed or not, or a tuple of them) without its
+  ``checkify.debug_check`` equations and the dead code that fed them.
+
+  A debug check cannot change an output outside ``checkify``, but the code it
+  traces holds the index of its message in a process-wide registry: the same
+  program traced after other checks (in a notebook, a test run) would read as
+  another program. Everything else, effects such as ``jax.debug.print``
+  included, is kept.
+  """
+  if isinstance(p, jax_core.ClosedJaxpr):
+    stripped = _without_debug_checks(p.jaxpr)
+    return p if stripped is p.jaxpr else jax_core.ClosedJaxpr(stripped, p.consts)
+  if isinstance(p, (tuple, list)):
+    items = [_without_debug_checks(q) for q in p]
+    return p if all(a is b for a, b in zip(items, p)) else type(p)(items)
+  if not isinstance(p, jax_core.Jaxpr):
+    return p
+  eqns, changed = [], False
+  for eqn in p.eqns:
+    if eqn.primitive.name == "check" and eqn.params.get("debug", False):
+      changed = True
+      continue
+    params = {k: _without_debug_checks(v) for k, v in eqn.params.items()}
+    if any(params[k] is not v for k, v in eqn.params.items()):
+      eqn, changed = eqn.replace(params=params), True
+    eqns.append(eqn)
+  if not changed:
+    return p
+  # Backward pass: keep what the outputs or a remaining effect need.
+  needed = {v for v in p.outvars if isinstance(v, jax_core.Var)}
+  kept = []
+  for eqn in reversed(eqns):
+    if eqn.effects or any(v in needed for v in eqn.outvars):
+      kept.append(eqn)
+      needed.update(v for v in eqn.invars if isinstance(v, jax_core.Var))
+  return p.replace(eqns=kept[::-1])
+
+
 def _program(closed_jaxpr, checkpoint_key):
   """sha256 of what the vmapped function computes, or None under a key.
 
@@ -682,6 +721,7 @@ def _program(closed_jaxpr, checkpoint_key):
   Raises ValueError if the program calls host or foreign code and no
   ``checkpoint_key`` vouches for it.
   """
+  closed_jaxpr = _without_debug_checks(closed_jaxpr)
   h = hashlib.sha256(_stable(str(closed_jaxpr)).encode())
   opaque = set()
 

@@ -395,6 +395,28 @@ def test_program_hash_covers_constants_and_ignores_rebuilding():
       functools.partial(lambda a, x, p: a * x ** p, p=3))
 
 
+def test_program_hash_ignores_how_many_checks_were_traced_before():
+  # Penalties carry checkify debug checks, whose traced code holds the index
+  # of their message in a process-wide registry: the same sweep traced later
+  # in a process (a notebook, a test run) must still be the same program.
+  sweep_mod = sys.modules["jaxreg.sweep"]
+  def fn(pen, w):
+    body = lambda c, _: (pen.prox(c, 0.1), None)
+    return jax.lax.scan(body, w, None, 3)[0] + jr.L2(pen.alpha)(w)
+  def program():
+    mapped = jax.jit(jax.vmap(fn, in_axes=(0, None)))
+    return sweep_mod._program(mapped.trace(jr.L1(ALPHAS[:2]), X).jaxpr, None)
+  before = program()
+  for _ in range(3):  # registers more checks in this process
+    jax.make_jaxpr(lambda a, w: jr.L1(a).prox(w, 0.2))(1.0, X)
+  assert program() == before
+  # ...while what the checks guard still counts: another step is another program
+  mapped = jax.jit(jax.vmap(lambda pen, w: pen.prox(w, 0.2), in_axes=(0, None)))
+  other = sweep_mod._program(mapped.trace(jr.L1(ALPHAS[:2]), X).jaxpr, None)
+  mapped = jax.jit(jax.vmap(lambda pen, w: pen.prox(w, 0.1), in_axes=(0, None)))
+  assert sweep_mod._program(mapped.trace(jr.L1(ALPHAS[:2]), X).jaxpr, None) != other
+
+
 # --- files, umask, environment -----------------------------------------------------------
 
 
