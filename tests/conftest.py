@@ -9,3 +9,16 @@ def x64():
   """Runs the test with 64-bit floats (scoped, so other tests keep float32)."""
   with jax.enable_x64(True):
     yield
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+  """Drops every compiled program once a test module is done.
+
+  Each XLA:CPU executable keeps its own memory mappings; the whole suite in
+  one process compiles thousands of programs, and past the kernel's limit on
+  mappings per process (vm.max_map_count, 65530 by default) the next
+  compilation dies with a segmentation fault.
+  """
+  yield
+  jax.clear_caches()
