@@ -273,3 +273,26 @@ def test_tune_cv_accepts_sklearn_splitters(x64):
     errs.append(np.mean((y[te] - Lasso(alpha=float(res.alpha), tol=1e-12, max_iter=10**6)
                          .fit(X[tr], y[tr]).predict(X[te])) ** 2))
   np.testing.assert_allclose(float(res.val_loss), np.mean(errs), rtol=1e-6)
+
+
+@pytest.mark.parametrize("start", [1e4, 1e-7])
+def test_ridge_tuning_does_not_depend_on_the_start(x64, start):
+  # Ridge has no α_max; its V is flat above 10³·λ_max and below 10⁻³·λ_min⁺,
+  # so a start on either flat end must still find the minimum between them.
+  # Oracle: scikit-learn Ridge (alpha = n·α) on a fine grid of the same
+  # validation loss; the search stops within ftol (0.1 %) of its best point.
+  from sklearn.datasets import load_diabetes
+  from sklearn.linear_model import Ridge
+  X, y = load_diabetes(return_X_y=True)
+  Xt, yt, Xv, yv = X[:300], y[:300], X[300:], y[300:]
+  grid = np.logspace(-7, 1, 161)
+  vals = [np.mean((yv - Ridge(alpha=a * len(yt)).fit(Xt, yt).predict(Xv)) ** 2) for a in grid]
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # converged, so no warning
+    res = jr.linear.tune(Xt, yt, Xv, yv, jr.L2(start))
+  assert bool(res.converged)
+  assert float(res.val_loss) <= min(vals) * (1 + 1e-3)
+  assert float(res.val_loss) == float(np.min(res.val_losses))
+  ridge = Ridge(alpha=float(res.alpha) * len(yt)).fit(Xt, yt)  # the reported loss is real
+  np.testing.assert_allclose(float(res.val_loss), np.mean((yv - ridge.predict(Xv)) ** 2),
+                             rtol=1e-8)

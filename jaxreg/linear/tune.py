@@ -485,6 +485,47 @@ def _alpha_max(X, y, trains, penalty, loss, fit_intercept):
   return out if out > 0 else None
 
 
+def _ridge_domain(X, trains, penalty, loss, fit_intercept, search, steps):
+  """(α_top, α_bottom / α_top, search) for ridge, or None.
+
+  A ridge's validation loss V is flat at both ends of α: above
+  α_top = 10³·λ_max every penalized direction is shrunk a thousandfold (the fit
+  is 0 to three digits), below α_bottom = 10⁻³·λ_min⁺ none is shrunk by more
+  than 10⁻³ (the fit is the minimum-norm least-squares one). λ_max and λ_min⁺
+  are the largest and the smallest non-zero eigenvalue, over the training
+  sets, of the data term's curvature at 0 (X_cᵀX_c/n, a quarter of it for the
+  log-loss), divided by the largest and the smallest positive weight. The scan
+  spacing is widened if needed so that the scan takes at most half of
+  ``steps`` (V is smooth in log α; the refinement uses its derivative).
+  """
+  if not isinstance(penalty, _fit.L2) or not isinstance(search, tuple):
+    return None
+  if not _checks.is_concrete((X, penalty)):
+    return None
+  v = getattr(penalty, "weights", None)
+  p = X.shape[1]
+  v = np.ones(p) if v is None else np.broadcast_to(np.asarray(v, np.float64), (p,))
+  if not np.any(v > 0):
+    return None
+  Xn = np.asarray(X, np.float64)
+  hi, lo = 0.0, np.inf
+  for m in np.asarray(trains, np.float64):
+    nk = m.sum()
+    Xm = Xn * np.sqrt(m)[:, None]
+    if fit_intercept:
+      Xm = Xm - np.sqrt(m)[:, None] * ((m @ Xn) / nk)[None, :]
+    sv2 = np.linalg.svd(Xm, compute_uv=False) ** 2 / nk
+    if sv2.size == 0 or not sv2[0] > 0:
+      return None
+    hi = max(hi, sv2[0])
+    lo = min(lo, sv2[sv2 > sv2[0] * max(Xm.shape) * np.finfo(X.dtype).eps].min())
+  scale = 0.25 if loss == "logistic" else 1.0
+  top = 1e3 * scale * hi / float(np.min(v[v > 0]))
+  bottom = 1e-3 * scale * lo / float(np.max(v))
+  spacing = max(search[4], float(np.log(top / bottom)) / max(steps // 2, 1))
+  return top, bottom / top, search[:4] + (spacing,)
+
+
 def _search_domain(search, alpha_max, eps, dtype):
   """The search and its log-α domain: the bracket search when α_max exists."""
   if isinstance(search, optax.GradientTransformation) or alpha_max is None:
@@ -574,7 +615,9 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
     scan_step: spacing in log α of the scan from α_max (0.5: a factor 1.65).
     eps: the bottom of the searched interval, eps·α_max (scikit-learn's
       default grid ends there too); a warning says when the best α is
-      that bottom.
+      that bottom. Ridge has no α_max: its interval runs from 10⁻³·λ_min⁺
+      to 10³·λ_max of the data term's curvature, where V is flat at both
+      ends, whatever the start (``eps`` does not apply).
 
   Returns:
     ``TuneResult(alpha, val_loss, fit, alphas, val_losses, converged)``;
@@ -608,6 +651,9 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
   steps, search = _search(steps, learning_rate, optimizer, max_step, xtol, ftol, scan_step, eps)
   penalty = jax.tree_util.tree_map(lambda a: jnp.asarray(a, X.dtype), penalty)
   alpha_max = _alpha_max(X, y, np.ones((1, X.shape[0])), penalty, loss, fit_intercept)
+  ridge = _ridge_domain(X, np.ones((1, X.shape[0])), penalty, loss, fit_intercept, search, steps)
+  if ridge is not None:
+    alpha_max, eps, search = ridge
   search, t_lo, t_hi = _search_domain(search, alpha_max, eps, X.dtype)
   out = _tune_impl(X, y, X_val, y_val, penalty, log_a0, t_lo, t_hi, search=search, steps=steps,
                    loss=loss, fit_intercept=bool(fit_intercept), tol=tol, max_iter=max_iter,
@@ -618,7 +664,8 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
                  tol=tol, max_iter=max_iter)
   search_ok, fits_ok = bool(out[4]), bool(out[5]) and bool(_fit_converged(res))
   _warn_unconverged("tune", search_ok, fits_ok, steps, max_iter)
-  _warn_at_floor("tune", search, alpha, t_lo)
+  if ridge is None:  # a ridge's V is flat below its interval
+    _warn_at_floor("tune", search, alpha, t_lo)
   return TuneResult(alpha, vals[best], res, alphas, vals, jnp.asarray(search_ok and fits_ok))
 
 
@@ -756,6 +803,9 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercep
   test = jnp.asarray(test, X.dtype)
   log_a0 = jnp.asarray(_start(penalty), X.dtype)
   steps, search = _search(steps, learning_rate, optimizer, max_step, xtol, ftol, scan_step, eps)
+  ridge = _ridge_domain(X, np.asarray(train), penalty, "squared", fit_intercept, search, steps)
+  if ridge is not None:
+    alpha_max, eps, search = ridge
   search, t_lo, t_hi = _search_domain(search, alpha_max, eps, X.dtype)
   penalty = jax.tree_util.tree_map(lambda a: jnp.asarray(a, X.dtype), penalty)
   # All the rows ride along as one more "fold" without test rows: the
@@ -776,7 +826,8 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercep
   parts = dict(coef=coef, intercept=intercept, n_iter=out[2], converged=jnp.asarray(fits_ok))
   res = _fit.FitResult(**{f: parts[f] for f in _fit.FitResult._fields})
   _warn_unconverged("tune_cv", search_ok, fits_ok, steps, max_iter)
-  _warn_at_floor("tune_cv", search, alpha, t_lo)
+  if ridge is None:
+    _warn_at_floor("tune_cv", search, alpha, t_lo)
   return TuneResult(alpha, vals[best], res, alphas, vals, jnp.asarray(search_ok and fits_ok))
 
 
