@@ -493,12 +493,14 @@ def _ridge_domain(X, trains, penalty, loss, fit_intercept, search, steps):
   is 0 to three digits), below α_bottom = 10⁻³·λ_min⁺ none is shrunk by more
   than 10⁻³ (the fit is the minimum-norm least-squares one). λ_max and λ_min⁺
   are the largest and the smallest non-zero eigenvalue, over the training
-  sets, of the data term's curvature at 0 (X_cᵀX_c/n, a quarter of it for the
-  log-loss), divided by the largest and the smallest positive weight. The scan
+  sets, of X_cᵀX_c/n, divided by the largest and the smallest positive
+  weight. (Squared loss only; logistic-L2 keeps the search from the start.) The scan
   spacing is widened if needed so that the scan takes at most half of
   ``steps`` (V is smooth in log α; the refinement uses its derivative).
   """
-  if not isinstance(penalty, _fit.L2) or not isinstance(search, tuple):
+  # Squared loss only: with the log-loss V need not be flat at small α (on
+  # separable data the fit grows without bound as α → 0).
+  if not isinstance(penalty, _fit.L2) or not isinstance(search, tuple) or loss != "squared":
     return None
   if not _checks.is_concrete((X, penalty)):
     return None
@@ -519,9 +521,8 @@ def _ridge_domain(X, trains, penalty, loss, fit_intercept, search, steps):
       return None
     hi = max(hi, sv2[0])
     lo = min(lo, sv2[sv2 > sv2[0] * max(Xm.shape) * np.finfo(X.dtype).eps].min())
-  scale = 0.25 if loss == "logistic" else 1.0
-  top = 1e3 * scale * hi / float(np.min(v[v > 0]))
-  bottom = 1e-3 * scale * lo / float(np.max(v))
+  top = 1e3 * hi / float(np.min(v[v > 0]))
+  bottom = 1e-3 * lo / float(np.max(v))
   spacing = max(search[4], float(np.log(top / bottom)) / max(steps // 2, 1))
   return top, bottom / top, search[:4] + (spacing,)
 
@@ -615,8 +616,8 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
     scan_step: spacing in log α of the scan from α_max (0.5: a factor 1.65).
     eps: the bottom of the searched interval, eps·α_max (scikit-learn's
       default grid ends there too); a warning says when the best α is
-      that bottom. Ridge has no α_max: its interval runs from 10⁻³·λ_min⁺
-      to 10³·λ_max of the data term's curvature, where V is flat at both
+      that bottom. Ridge (squared loss) has no α_max: its interval runs
+      from 10⁻³·λ_min⁺ to 10³·λ_max of X_cᵀX_c/n, where V is flat at both
       ends, whatever the start (``eps`` does not apply).
 
   Returns:
