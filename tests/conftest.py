@@ -1,7 +1,16 @@
 """Shared fixtures: float64 on demand, small datasets from scikit-learn."""
 
+import os
+
+import hypothesis
 import jax
 import pytest
+
+# Property tests draw the same examples on every run (a red CI run must be
+# reproducible); HYPOTHESIS_PROFILE=explore draws new ones.
+hypothesis.settings.register_profile("jaxreg", derandomize=True, deadline=None)
+hypothesis.settings.register_profile("explore", derandomize=False, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "jaxreg"))
 
 
 @pytest.fixture

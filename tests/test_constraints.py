@@ -133,8 +133,7 @@ def test_projection_is_idempotent_and_fixes_inner_points(cls, ord_, x, r):
     # The norm scaled by max|x|, so that tiny x (whose squares underflow) gives
     # an inner point and not an overflowed one.
     m = np.max(np.abs(x))
-    norm = np.linalg.norm(x / m, ord_) * m if m > 0 else 0.0
-    inner = x * (0.99 * r / norm) if norm > 0 else x
+    inner = (x / m) * (0.99 * r / np.linalg.norm(x / m, ord_)) if m > 0 else x
     np.testing.assert_allclose(_project(c, jnp.asarray(inner)), inner, rtol=0, atol=1e-12 * (1 + r))
 
 
