@@ -325,3 +325,15 @@ def test_fit_single_alpha_vmap_jit_and_gradient(x64):
   a0, h = amax / 25, 1e-6 * amax
   fd = (f(a0 + h) - f(a0 - h)) / (2 * h)
   np.testing.assert_allclose(float(jax.grad(f)(a0)), float(fd), rtol=1e-5)
+
+
+def test_l2_weights_are_refused_not_ignored():
+  # The linear solvers take one ℓ2 strength: an L2 with per-coordinate
+  # weights must not silently fit the unweighted ridge.
+  X = np.random.default_rng(0).normal(size=(30, 3))
+  y = X @ np.array([1.0, -2.0, 0.5])
+  pen = jr.L2(1.0, weights=np.array([1.0, 100.0, 1.0]))
+  with pytest.raises(ValueError, match="L2 weights"):
+    jr.linear.fit(X, y, pen)
+  with pytest.raises(ValueError, match="L2 weights"):
+    jr.linear.tune(X[:20], y[:20], X[20:], y[20:], pen)

@@ -194,6 +194,12 @@ def _penalty_parts(penalty, p, dtype, batched=False):
         "jr.linear.fit_batch or jax.vmap for a batch of penalties.")
   zero = jnp.zeros((), dtype)
   if isinstance(penalty, L2):
+    if penalty.weights is not None:
+      # The solvers take one ℓ2 strength; dropping the weights would fit
+      # another model than the one asked for.
+      raise ValueError("L2 weights are not supported by linear fits (every coefficient "
+                       "gets the same α); rescale the columns of X instead, or use L2 "
+                       "without weights.")
     return jnp.zeros((p,), dtype) + zero * alpha, alpha
   if isinstance(penalty, L1):
     if penalty.weights is None:

@@ -493,8 +493,8 @@ def _ridge_domain(X, trains, penalty, loss, fit_intercept, search, steps):
   is 0 to three digits), below α_bottom = 10⁻³·λ_min⁺ none is shrunk by more
   than 10⁻³ (the fit is the minimum-norm least-squares one). λ_max and λ_min⁺
   are the largest and the smallest non-zero eigenvalue, over the training
-  sets, of X_cᵀX_c/n, divided by the largest and the smallest positive
-  weight. (Squared loss only; logistic-L2 keeps the search from the start.) The scan
+  sets, of X_cᵀX_c/n. (Squared loss only; logistic-L2 keeps the search from
+  the start.) The scan
   spacing is widened if needed so that the scan takes at most half of
   ``steps`` (V is smooth in log α; the refinement uses its derivative).
   """
@@ -503,11 +503,6 @@ def _ridge_domain(X, trains, penalty, loss, fit_intercept, search, steps):
   if not isinstance(penalty, _fit.L2) or not isinstance(search, tuple) or loss != "squared":
     return None
   if not _checks.is_concrete((X, penalty)):
-    return None
-  v = getattr(penalty, "weights", None)
-  p = X.shape[1]
-  v = np.ones(p) if v is None else np.broadcast_to(np.asarray(v, np.float64), (p,))
-  if not np.any(v > 0):
     return None
   Xn = np.asarray(X, np.float64)
   hi, lo = 0.0, np.inf
@@ -521,8 +516,7 @@ def _ridge_domain(X, trains, penalty, loss, fit_intercept, search, steps):
       return None
     hi = max(hi, sv2[0])
     lo = min(lo, sv2[sv2 > sv2[0] * max(Xm.shape) * np.finfo(X.dtype).eps].min())
-  top = 1e3 * hi / float(np.min(v[v > 0]))
-  bottom = 1e-3 * lo / float(np.max(v))
+  top, bottom = 1e3 * hi, 1e-3 * lo
   spacing = max(search[4], float(np.log(top / bottom)) / max(steps // 2, 1))
   return top, bottom / top, search[:4] + (spacing,)
 
