@@ -14,4 +14,7 @@ EXPERIMENTS = (
     "lp_norms",
     "symmetry",
     "dropout",
+    "alpha_conventions",
+    "validation_curve",
+    "bias_penalty",
 )

@@ -8,7 +8,9 @@ runtime, status), then one section per experiment: its summary (the claim in
 words, with the formula), its predicted-vs-measured tables, its verdicts
 (claim, error, tolerance, PASS/FAIL, detail) and its figures as relative
 image links. Experiments that raised are listed with their traceback;
-experiments not available are listed as skipped.
+experiments not available are listed as skipped. Appendices list the
+planted errors (and, when they were run, what they flipped) and the verdicts'
+pass counts over seeds.
 """
 
 from __future__ import annotations
@@ -89,10 +91,92 @@ def render_table(table: Table) -> list[str]:
   return [f"**{table.caption}**", ""] + _markdown_table(table.columns, table.rows) + [""]
 
 
+VERDICT_COLUMNS = ("claim", "measured", "predicted", "statistic", "test", "threshold from",
+                   "verdict")
+
+
 def render_verdicts(verdicts: Sequence[Verdict]) -> list[str]:
-  """The verdicts table: claim, error, tolerance, PASS/FAIL, detail."""
-  rows = [(v.claim, v.error, v.tolerance, f"**{v.label}**", v.detail) for v in verdicts]
-  return _markdown_table(("claim", "error", "tolerance", "verdict", "detail"), rows) + [""]
+  """The verdicts table, one format for every experiment.
+
+  Columns: the claim; the measured and the predicted quantity; the
+  statistic that compares them (with any detail); the test ``value ≤
+  threshold`` (or ≥); where the threshold comes from; PASS/FAIL.
+  """
+  rows = []
+  for v in verdicts:
+    statistic = v.statistic + (f" ({v.detail})" if v.detail else "")
+    rows.append((v.claim, v.measured, v.predicted, statistic, v.comparison,
+                 v.threshold_from, f"**{v.label}**"))
+  return _markdown_table(VERDICT_COLUMNS, rows) + [""]
+
+
+@dataclasses.dataclass
+class PlantOutcome:
+  """A planted mistake and, when it was run, which of its verdicts failed.
+
+  Attributes:
+    experiment: the module name.
+    plant: the ``workbench.Plant`` declared by the module.
+    failed: keys of the verdicts that FAILed in the planted run; None when
+      the plant was listed but not run.
+    error: the traceback when the planted run raised.
+  """
+
+  experiment: str
+  plant: Any
+  failed: Optional[Sequence[str]] = None
+  error: Optional[str] = None
+
+  @property
+  def status(self) -> str:
+    if self.error is not None:
+      return "ERROR"
+    if self.failed is None:
+      return "not run"
+    missing = [k for k in self.plant.fails if k not in self.failed]
+    return "caught" if not missing else "MISSED: " + ", ".join(missing)
+
+
+def render_plants(outcomes: Sequence[PlantOutcome]) -> list[str]:
+  """The appendix: each planted mistake, the verdicts it must flip, what happened."""
+  lines = ["## Appendix: planted errors", "",
+           "Each experiment declares realistic mistakes (`PLANTS`); run with "
+           "`python -m research NAME --plant PLANT`, each must make the listed "
+           "verdicts FAIL. `tests/test_research_planted.py` checks every one at the "
+           "test suite's settings; `python -m research --plants` runs them at these "
+           "settings and fills the last columns.", ""]
+  rows = []
+  for o in outcomes:
+    failed = "–" if o.failed is None else (", ".join(o.failed) or "none")
+    rows.append((o.experiment, f"`{o.plant.name}`", o.plant.description,
+                 ", ".join(o.plant.fails), failed, o.status))
+  lines += _markdown_table(("experiment", "plant", "mistake", "must FAIL", "FAILed", "outcome"),
+                           rows)
+  return lines + [""]
+
+
+def render_seeds(table: dict[str, dict[str, Sequence[bool]]], seeds: Sequence[int]) -> list[str]:
+  """The seeds appendix: for each verdict, on how many seeds it passed."""
+  lines = ["## Appendix: seeds", "",
+           f"Every experiment rerun on seeds {_seed_range(seeds)} at these settings.", ""]
+  rows, total, failed = [], 0, 0
+  for experiment, verdicts in table.items():
+    for key, passes in verdicts.items():
+      n_pass = int(sum(bool(p) for p in passes))
+      total += len(passes)
+      failed += len(passes) - n_pass
+      rows.append((experiment, key, f"{n_pass}/{len(passes)}"))
+  lines += _markdown_table(("experiment", "verdict", "passed"), rows)
+  rate = failed / total if total else float("nan")
+  lines += ["", f"{failed} of {total} verdicts failed: flake rate {rate:.2%}.", ""]
+  return lines
+
+
+def _seed_range(seeds: Sequence[int]) -> str:
+  seeds = list(seeds)
+  if seeds and seeds == list(range(seeds[0], seeds[-1] + 1)):
+    return f"{seeds[0]}–{seeds[-1]}"
+  return ", ".join(str(s) for s in seeds)
 
 
 def _link(path: Path, base: Optional[Path]) -> str:
@@ -110,7 +194,9 @@ def _runtime(seconds: float) -> str:
 
 
 def render(results: Sequence[Union[Result, Entry]], *, title: str = "jaxreg research report",
-           base_dir: Optional[Union[str, os.PathLike]] = None, preamble: str = "") -> str:
+           base_dir: Optional[Union[str, os.PathLike]] = None, preamble: str = "",
+           plants: Optional[Sequence[PlantOutcome]] = None,
+           seeds: Optional[tuple[dict, Sequence[int]]] = None) -> str:
   """Renders results as one markdown document.
 
   Args:
@@ -120,6 +206,9 @@ def render(results: Sequence[Union[Result, Entry]], *, title: str = "jaxreg rese
     base_dir: the folder the markdown will live in; figure links are made
       relative to it (absolute paths are kept when None).
     preamble: markdown placed under the title (e.g. the command line, seed).
+    plants: the planted-error appendix's rows (omitted when None).
+    seeds: ``(table, seeds)`` for the seeds appendix: ``table[experiment][key]``
+      is the list of pass/fail per seed (omitted when None).
 
   Returns:
     The markdown text.
@@ -171,6 +260,10 @@ def render(results: Sequence[Union[Result, Entry]], *, title: str = "jaxreg rese
     for fig in r.figures:
       link = _link(fig, base)
       lines += [f"![{Path(fig).stem}]({link})", ""]
+  if seeds is not None:
+    lines += render_seeds(*seeds)
+  if plants:
+    lines += render_plants(plants)
   return "\n".join(lines).rstrip() + "\n"
 
 

@@ -1,13 +1,26 @@
-"""The workbench's vocabulary: claims, verdicts, results and figures.
+"""The workbench's vocabulary: claims, verdicts, planted errors, results, figures.
 
 Every experiment module ``research/<name>.py`` exposes
 
-    run(*, seed: int = 0, out_dir: str | Path | None = None, **config) -> Result
+    run(*, seed=0, out_dir=None, full=False, plant=None, **settings) -> Result
+    PLANTS: tuple[Plant, ...]     # the realistic mistakes it can be run with
+    TEST_SETTINGS: dict           # small settings the test suite runs it at
 
-which trains with jaxreg's public API, measures, compares with the
-prediction and returns a ``Result``: the measured and predicted arrays, one
-``Verdict`` per claim, tables for the report and the PNG figures it drew
-(into ``out_dir``; a temporary folder when None).
+``run`` trains with jaxreg's public API, measures, compares with a
+prediction computed independently of the measurement, and returns a
+``Result``: the measured and predicted arrays, one ``Verdict`` per claim,
+tables for the report and the PNG figures it drew (into ``out_dir``; a
+temporary folder when None).
+
+A verdict is only worth something if it could have gone the other way. So
+every verdict names the statistic it judges, its direction and a threshold
+derived from the experiment (a Monte Carlo standard error, a solver
+tolerance, a spread over seeds), and every verdict key appears in the
+``fails`` of at least one ``Plant``: ``run(plant=name)`` injects that
+mistake where it would really be made, and the test suite
+(``tests/test_research_planted.py``) checks that each listed verdict then
+FAILs. ``python -m research --plants`` does the same at the report's
+settings and lists the outcomes in the report's appendix.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -22,36 +36,164 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 
+_DIRECTIONS = {"<=": "≤", ">=": "≥"}
+
+
 @dataclasses.dataclass
 class Verdict:
-  """One claim's outcome: PASS when ``error <= tolerance``.
+  """One claim's outcome: a statistic compared with a derived threshold.
+
+  A verdict reads as one sentence: *claim* — the *statistic* of *measured*
+  against *predicted* is ``value`` (≤ or ≥) ``threshold``, the threshold
+  coming from *threshold_from*. PASS when the comparison holds; NaN never
+  passes.
 
   Attributes:
-    claim: the claim in one sentence.
-    error: the measured discrepancy (a relative error, a count, …).
-    tolerance: the bound it was held to.
-    passed: ``error <= tolerance`` (NaN never passes).
-    detail: how the error was measured, in a few words.
+    claim: the claim in one sentence, in the words of the theory it tests.
+    key: a stable identifier (``"sgd_coupled_equals_decoupled"``) that
+      planted errors and the seeds table refer to; the claim's text may
+      carry measured numbers, the key never does.
+    statistic: what ``value`` is, in words ("max relative error of w(α)
+      against λ/(λ+α)·w* over the grid").
+    value: the statistic's measured value.
+    threshold: the bound it is held to.
+    direction: ``"<="`` (value at most threshold) or ``">="`` (at least).
+    measured: the measured quantity, short (a number, or words and numbers).
+    predicted: the prediction it is compared with, short.
+    threshold_from: how the threshold was derived (a Monte Carlo standard
+      error, the solver's tolerance, a spread over seeds, …).
+    detail: anything else a reader needs to judge it.
   """
 
   claim: str
-  error: float
-  tolerance: float
+  key: str
+  statistic: str
+  value: float
+  threshold: float
+  direction: str = "<="
+  measured: Any = ""
+  predicted: Any = ""
+  threshold_from: str = ""
   detail: str = ""
+
+  def __post_init__(self):
+    if self.direction not in _DIRECTIONS:
+      raise ValueError(f"direction must be '<=' or '>=', got {self.direction!r}")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", self.key or ""):
+      raise ValueError(f"key must be a snake_case identifier, got {self.key!r}")
+    self.value = float(np.asarray(self.value))
+    self.threshold = float(np.asarray(self.threshold))
 
   @property
   def passed(self) -> bool:
-    return bool(math.isfinite(self.error) and self.error <= self.tolerance)
+    if not (math.isfinite(self.value) and not math.isnan(self.threshold)):
+      return False
+    if self.direction == "<=":
+      return bool(self.value <= self.threshold)
+    return bool(self.value >= self.threshold)
 
   @property
   def label(self) -> str:
     return "PASS" if self.passed else "FAIL"
 
+  @property
+  def comparison(self) -> str:
+    """``"value ≤ threshold"`` with both numbers formatted for a table."""
+    from research.report import format_value
 
-def check(claim: str, error: Any, tolerance: float, detail: str = "") -> Verdict:
-  """A verdict from a measured error (any scalar) and its tolerance."""
-  return Verdict(claim=claim, error=float(np.asarray(error)), tolerance=float(tolerance),
+    return f"{format_value(self.value)} {_DIRECTIONS[self.direction]} {format_value(self.threshold)}"
+
+  # The names of the first version of the workbench, kept for old callers.
+  @property
+  def error(self) -> float:
+    return self.value
+
+  @property
+  def tolerance(self) -> float:
+    return self.threshold
+
+
+def verdict(claim: str, *, key: str, statistic: str, value: Any, threshold: float,
+            direction: str = "<=", measured: Any = "", predicted: Any = "",
+            threshold_from: str = "", detail: str = "") -> Verdict:
+  """A verdict; every field by keyword (see ``Verdict``).
+
+  Example::
+
+    verdict("SGD + L2 gradient is weight decay", key="sgd_is_weight_decay",
+            statistic="max |w_coupled − w_explicit| / ‖w‖", value=err,
+            threshold=64 * eps, measured=f"{err:.1e}", predicted="0 (same algebra)",
+            threshold_from="64 float64 roundings per step")
+  """
+  return Verdict(claim=claim, key=key, statistic=statistic, value=value, threshold=threshold,
+                 direction=direction, measured=measured, predicted=predicted,
+                 threshold_from=threshold_from, detail=detail)
+
+
+def check(claim: str, error: Any, tolerance: float, detail: str = "", *,
+          key: Optional[str] = None) -> Verdict:
+  """A verdict from a measured error and its tolerance (``error ≤ tolerance``).
+
+  The short form of ``verdict`` for a plain error bound; ``key`` defaults to
+  the claim's words in snake case.
+  """
+  if key is None:
+    key = re.sub(r"[^a-z0-9]+", "_", claim.lower()).strip("_")[:60] or "claim"
+    if not key[0].isalpha():
+      key = "c_" + key
+  return verdict(claim, key=key, statistic="error", value=error, threshold=tolerance,
                  detail=detail)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plant:
+  """A realistic mistake an experiment can be run with, and what it must break.
+
+  ``run(plant=name)`` injects the mistake at the place it would be made (a
+  doubled penalty gradient in the transform, TF's ½ in the prediction, the
+  convex solver where a non-convex one is needed, …). A claim whose verdict
+  no realistic plant can flip is not a claim: it is reported as a
+  measurement instead.
+
+  Attributes:
+    name: the plant's identifier, passed as ``run(plant=name)`` and
+      ``python -m research NAME --plant name``.
+    description: the mistake, in one sentence.
+    fails: keys of the verdicts that must FAIL under it.
+  """
+
+  name: str
+  description: str
+  fails: tuple[str, ...]
+
+  def __post_init__(self):
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
+      raise ValueError(f"Plant name must be a snake_case identifier, got {self.name!r}")
+    if isinstance(self.fails, str) or not self.fails:
+      raise ValueError(f"Plant {self.name!r}: fails must be a non-empty tuple of verdict keys")
+    object.__setattr__(self, "fails", tuple(self.fails))
+
+
+def planted(experiment: str, plants: Sequence[Plant], plant: Optional[str]) -> Optional[str]:
+  """Validates ``run``'s ``plant`` argument against the experiment's ``PLANTS``.
+
+  Args:
+    experiment: the module name, for the error message.
+    plants: the module's ``PLANTS``.
+    plant: the caller's argument (None: no mistake planted).
+
+  Returns:
+    ``plant`` itself (None or a declared name).
+
+  Raises:
+    ValueError: ``plant`` is not one of the declared names.
+  """
+  if plant is None:
+    return None
+  names = [p.name for p in plants]
+  if plant not in names:
+    raise ValueError(f"unknown plant {plant!r} for {experiment}; declared: {names}")
+  return plant
 
 
 @dataclasses.dataclass
@@ -76,6 +218,7 @@ class Result:
     tables: predicted-vs-measured tables.
     figures: paths of the PNGs drawn.
     data: the measured and predicted arrays, by name.
+    plant: the planted mistake this run was made with (None: none).
   """
 
   name: str
@@ -85,17 +228,21 @@ class Result:
   tables: list[Table] = dataclasses.field(default_factory=list)
   figures: list[Path] = dataclasses.field(default_factory=list)
   data: dict[str, Any] = dataclasses.field(default_factory=dict)
+  plant: Optional[str] = None
 
   @property
   def passed(self) -> bool:
     return all(v.passed for v in self.verdicts)
 
-  def verdict(self, claim_prefix: str) -> Verdict:
-    """The verdict whose claim starts with ``claim_prefix``."""
+  def verdict(self, key: str) -> Verdict:
+    """The verdict with this key (or, failing that, whose claim starts with it)."""
     for v in self.verdicts:
-      if v.claim.startswith(claim_prefix):
+      if v.key == key:
         return v
-    raise KeyError(f"no verdict starting with {claim_prefix!r} in {self.name}")
+    for v in self.verdicts:
+      if v.claim.startswith(key):
+        return v
+    raise KeyError(f"no verdict {key!r} in {self.name}; keys: {[v.key for v in self.verdicts]}")
 
 
 def figure_dir(out_dir: Optional[os.PathLike | str]) -> Path:
