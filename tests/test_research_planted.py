@@ -7,7 +7,9 @@ each module this runs every plant at those settings and checks that
 * every verdict the plant names FAILs under it (a plant that leaves its
   verdicts passing means the verdict cannot see that mistake), and
 * every verdict the experiment reports is named by at least one plant (a
-  verdict that no realistic mistake can flip is not a claim).
+  verdict that no realistic mistake can flip is not a claim), and
+* every verdict is in the one format: the measured and predicted
+  quantities, the statistic, and where its threshold comes from.
 
 The unplanted run passing every verdict is each module's own test.
 """
@@ -47,6 +49,10 @@ def test_planted_errors_flip_their_verdicts(name, tmp_path):
     run_keys = {v.key for v in result.verdicts}
     assert len(run_keys) == len(result.verdicts), "verdict keys must be unique"
     keys = run_keys if keys is None else keys
+    incomplete = [v.key for v in result.verdicts
+                  if not (v.statistic and v.threshold_from and str(v.measured) != ""
+                          and str(v.predicted) != "")]
+    assert not incomplete, f"verdicts without statistic/measured/predicted/threshold_from: {incomplete}"
     assert run_keys == keys, "a planted run must report the same verdicts"
     unknown = set(plant.fails) - run_keys
     assert not unknown, f"plant {plant.name} names verdicts that do not exist: {unknown}"
