@@ -178,44 +178,68 @@ def _l2_transform(alpha, lr, plant):
   return optax.chain(optax.sgd(lr), jr.proximal(jr.L2(scale * alpha), lr))
 
 
-@functools.partial(jax.jit, static_argnames=("kind", "plant", "n_cells", "max_steps"))
+_VARIANTS = {"L1": (None, "l1_subgradient_step", "l1_alpha_doubled"),
+             "L2": (None, "l2_keras_convention")}
+
+
+def _step(kind, alpha, lr, g, w, which):
+  """w + the update of the penalty's transform (variant ``which``, traced) at gradient g.
+
+  ``lax.switch`` over the planted variants keeps one compiled program for
+  all of them; the transforms are stateless for a constant η, so each step
+  starts from a fresh state.
+  """
+  make = _l1_transform if kind == "L1" else _l2_transform
+
+  def variant(plant):
+    def f(args):
+      g, w = args
+      tx = make(alpha, lr, plant)
+      return optax.apply_updates(w, tx.update(g, tx.init(w), w)[0])
+    return f
+  return jax.lax.switch(which, [variant(pl) for pl in _VARIANTS[kind]], (g, w))
+
+
+def _which(kind, plant):
+  return _VARIANTS[kind].index(plant) if plant in _VARIANTS[kind] else 0
+
+
+@functools.partial(jax.jit, static_argnames=("kind", "n_cells"))
+def _fit_cells(cells, y, alphas, lr, tol, which, max_steps, *, kind, n_cells):
+  grad = jax.grad(lambda w: 0.5 * jnp.mean((y - w[cells]) ** 2))
+
+  def one(alpha):
+    T = lambda w: _step(kind, alpha, lr, grad(w), w, which)
+
+    def cond(c):
+      w, w1, it = c
+      return (jnp.max(jnp.abs(w1 - w)) > tol) & (it < max_steps)
+
+    def body(c):
+      _, w1, it = c
+      return w1, T(w1), it + 1
+
+    w0 = jnp.zeros(n_cells, y.dtype)
+    w, w1, it = jax.lax.while_loop(cond, body, (w0, T(w0), 0))
+    return w, jnp.max(jnp.abs(w1 - w)), it
+
+  return jax.vmap(one)(alphas)
+
+
 def fit_cells(cells, y, alphas, lr, tol, *, kind, plant, n_cells, max_steps):
   """Proximal gradient for (1/(2n))‖y − Xw‖² + pen(w) on one-hot cells, batched over α.
 
   X is the one-hot matrix of ``cells``; a one-hot row times w is w at the hot
   index, so Xw is ``w[cells]`` and the n × k² matrix is never built. Each α
-  runs ``optax.sgd(η)`` then ``jr.proximal(pen, η)`` from w = 0 until the
-  next step moves no weight by more than ``tol``, or ``max_steps``.
+  runs ``optax.sgd(η)`` then ``jr.proximal(pen, η)`` (or the planted
+  variant) from w = 0 until the next step moves no weight by more than
+  ``tol``, or ``max_steps``.
 
   Returns:
     (w (A, k²), residual (A,): ‖T(w) − w‖_∞ at w, steps (A,)).
   """
-  make = _l1_transform if kind == "L1" else _l2_transform
-  grad = jax.grad(lambda w: 0.5 * jnp.mean((y - w[cells]) ** 2))
-
-  def one(alpha):
-    tx = make(alpha, lr, plant)
-
-    def T(w, s):
-      u, s = tx.update(grad(w), s, w)
-      return optax.apply_updates(w, u), s
-
-    w0 = jnp.zeros(n_cells, y.dtype)
-    w1, s1 = T(w0, tx.init(w0))
-
-    def cond(c):
-      w, w1, _, it = c
-      return (jnp.max(jnp.abs(w1 - w)) > tol) & (it < max_steps)
-
-    def body(c):
-      _, w1, s, it = c
-      w2, s = T(w1, s)
-      return w1, w2, s, it + 1
-
-    w, w1, _, it = jax.lax.while_loop(cond, body, (w0, w1, s1, 0))
-    return w, jnp.max(jnp.abs(w1 - w)), it
-
-  return jax.vmap(one)(alphas)
+  return _fit_cells(cells, y, alphas, lr, tol, _which(kind, plant), max_steps, kind=kind,
+                    n_cells=n_cells)
 
 
 def run(*, seed: int = 0, out_dir: Any = None, full: bool = False, plant=None,
@@ -382,16 +406,10 @@ def _run(seed, fig_dir, cfg, plant):
   w0 = ((rng.integers(1, dyn_steps, n_dyn) + rng.uniform(0.05, 0.95, n_dyn))
         * step_size * rng.choice([-1.0, 1.0], n_dyn))
   w0 = np.concatenate([[1.0], w0])
-  l1_scale = 2.0 if plant == "l1_alpha_doubled" else 1.0
-  l2_scale = 2.0 if plant == "l2_keras_convention" else 1.0
-  l1_sub = optax.chain(jr.add_penalty_gradient(jr.L1(l1_scale * alpha)), optax.sgd(lr))
-  l1_prox = (l1_sub if plant == "l1_subgradient_step"
-             else jr.proximal(jr.L1(l1_scale * alpha), lr))
-  traj = {name: np.asarray(_penalty_only(tx, jnp.asarray(w0), dyn_steps)) for name, tx in (
-      ("L1 proximal", l1_prox),
-      ("L2 gradient", optax.chain(jr.add_penalty_gradient(jr.L2(l2_scale * alpha)),
-                                  optax.sgd(lr))),
-      ("L1 subgradient", l1_sub))}
+  paths = _dynamics(jnp.asarray(w0), lr, alpha, _which("L1", plant), _which("L2", plant),
+                    steps=dyn_steps)
+  traj = {name: np.asarray(path) for name, path in
+          zip(("L1 proximal", "L2 gradient", "L1 subgradient"), paths)}
   data["trajectories"] = traj
   data["w0"] = w0
 
@@ -531,18 +549,33 @@ def _one_hot(cells, n_cells):
   return scipy.sparse.csr_matrix((np.ones(n), (np.arange(n), cells)), shape=(n, n_cells))
 
 
-def _penalty_only(tx, w0, steps):
-  """Iterates ``tx`` with a zero loss gradient: the penalty step alone."""
-  state = tx.init(w0)
-
-  def step(carry, _):
-    w, s = carry
-    u, s = tx.update(jnp.zeros_like(w), s, w)
-    w = optax.apply_updates(w, u)
-    return (w, s), w
-
-  _, path = jax.lax.scan(step, (w0, state), None, length=steps)
+def _penalty_only(step, w0, steps):
+  """Iterates ``step(w)`` (a penalty step with a zero loss gradient) ``steps`` times."""
+  _, path = jax.lax.scan(lambda w, _: (step(w), step(w)), w0, None, length=steps)
   return jnp.concatenate([w0[None], path])
+
+
+@functools.partial(jax.jit, static_argnames=("steps",))
+def _dynamics(w0, lr, alpha, which_l1, which_l2, *, steps):
+  """The penalty steps alone from w0: L1 prox, L2 gradient and L1 subgradient paths.
+
+  ``which_l1``/``which_l2`` pick the planted variants of ``_VARIANTS``: the
+  L1 "proximal" path takes the L1 training step (prox, or the planted
+  subgradient or 2α), the subgradient path ``add_penalty_gradient`` of L1
+  (at 2α under that plant), the L2 path ``add_penalty_gradient`` of L2 (at
+  2α under the Keras plant).
+  """
+  zero = jnp.zeros_like(w0)
+  l1_scale = jnp.where(which_l1 == _which("L1", "l1_alpha_doubled"), 2.0, 1.0)
+  l2_scale = jnp.where(which_l2 == _which("L2", "l2_keras_convention"), 2.0, 1.0)
+
+  def grad_step(pen):
+    tx = optax.chain(jr.add_penalty_gradient(pen), optax.sgd(lr))
+    return lambda w: optax.apply_updates(w, tx.update(zero, tx.init(w), w)[0])
+
+  return (_penalty_only(lambda w: _step("L1", alpha, lr, zero, w, which_l1), w0, steps),
+          _penalty_only(grad_step(jr.L2(l2_scale * alpha)), w0, steps),
+          _penalty_only(grad_step(jr.L1(l1_scale * alpha)), w0, steps))
 
 
 def _figure(fig_dir, data, k, lr, alpha, steps):
