@@ -334,6 +334,17 @@ def _run(seed, fig_dir, plant, *, n_samples, n_features, noise, n_grid):
                    f"{eff_ridge:.4g}", f"{factor_ridge:.4g}", f"{mse_star:.4g}",
                    f"{mse_ridge:.4g}"])
 
+  # The other way: a* tuned as Ridge(alpha=a*) (the same optimum, a* = n·α*), reused as
+  # jr.L2(a*); a measurement of the cost (the factor is the Ridge verdict's, inverted).
+  a_star = n * alpha_star
+  jr_mix = jr.linear.fit(x, y, jr.L2(a_star))
+  w_back = np.asarray(jr_mix.coef)
+  eff_back = readout(w_back)
+  mse_back = val_of(w_back, float(jr_mix.intercept))
+  mix_rows.append(["sklearn Ridge(alpha=a*) → jr.L2(a*)", f"{alpha_star:.4g} (a* = {a_star:.4g})",
+                   f"{eff_back:.4g}", f"{eff_back / alpha_star:.4g}", f"{mse_star:.4g}",
+                   f"{mse_back:.4g}"])
+
   # jaxreg → LogisticRegression: α* tuned on the mean log-loss, reused as C = 1/α*.
   lgrid = np.logspace(-3, 0, n_grid)
   # jaxreg's logistic Newton can stall just above its default float64 tolerance and hit
@@ -376,7 +387,8 @@ def _run(seed, fig_dir, plant, *, n_samples, n_features, noise, n_grid):
   data = dict(grid=grid, val_mse=val_mse, alpha_star=alpha_star, mse_star=mse_star,
               keras_factor=measured, ridge_factor=factor_ridge, logistic_factor=factor_log,
               mse_ridge_mixed=mse_ridge, mse_keras_mixed=float(mix_rows[0][-1]),
-              logloss_star=float(lval[lbest]), logloss_mixed=float(mix_rows[2][-1]),
+              logloss_star=float(lval[lbest]), logloss_mixed=float(mix_rows[3][-1]),
+              mse_back=mse_back, back_factor=eff_back / alpha_star,
               lgrid=lgrid, lval=np.asarray(lval), alpha_log=alpha_log, eff_ridge=eff_ridge,
               eff_keras=eff["keras"][0], eff_log=eff_log, n_stalled=n_stalled)
   tables = [
@@ -466,7 +478,10 @@ def _summary(data, n, verdicts):
       f"{data['mse_keras_mixed']:.4g} ({cost(data['mse_keras_mixed'], data['mse_star']):+.1f}%). "
       f"Reused as scikit-learn's Ridge(alpha=α*), the strength applied was "
       f"{data['ridge_factor']:.4g}× (1/n = {1 / n:.4g}) and the validation MSE "
-      f"{data['mse_ridge_mixed']:.4g} ({cost(data['mse_ridge_mixed'], data['mse_star']):+.1f}%). "
+      f"{data['mse_ridge_mixed']:.4g} ({cost(data['mse_ridge_mixed'], data['mse_star']):+.1f}%); "
+      f"the other way round, Ridge's a* = n·α* reused as jr.L2(a*) applied "
+      f"{data['back_factor']:.4g}× the strength and the validation MSE was "
+      f"{data['mse_back']:.4g} ({cost(data['mse_back'], data['mse_star']):+.1f}%). "
       f"On a logistic problem, α* = {data['alpha_log']:.3g} reused as C = 1/α* applied "
       f"{data['logistic_factor']:.4g}× the strength, the validation log-loss going from "
       f"{data['logloss_star']:.4g} to {data['logloss_mixed']:.4g} "
@@ -493,6 +508,8 @@ def _figure(fig_dir, data, n):
              label=f"Keras l2(α*): α_eff = {data['eff_keras']:.3g}")
   ax.axvline(data["eff_ridge"], color="tab:red", lw=1, ls="--",
              label=f"Ridge(alpha=α*): α_eff = {data['eff_ridge']:.3g}")
+  ax.axvline(n * data["alpha_star"], color="tab:purple", lw=1, ls=":",
+             label=f"jr.L2(a* = n·α*): α_eff = {n * data['alpha_star']:.3g}")
   ax.set_xlabel("α (jaxreg scaling)")
   ax.set_ylabel("validation MSE")
   ax.set_title(f"Ridge, n = {n}")
