@@ -499,6 +499,7 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
   t0 = time.perf_counter()
   with jax.enable_x64(True):
     result = _run(seed, out, cfg, plant)
+  result.plant = plant
   result.data["runtime_s"] = time.perf_counter() - t0
   return result
 
