@@ -506,10 +506,12 @@ def _figure(fig_dir, lin, net):
   axes[0].set_xlabel("α")
   axes[0].set_title("Linear: the intercept")
   axes[0].legend(fontsize=8)
-  axes[1].loglog(a, np.maximum(lin["cost_meas"], 1e-12), "o", color="tab:red",
-                 label="Δ test MSE, measured")
-  axes[1].loglog(a, np.maximum(lin["cost_pred"], 1e-12), "-", color="k", lw=1,
-                 label="d² + 2d·E[r]")
+  axes[1].errorbar(a, lin["cost_meas"], yerr=2 * lin["cost_se"], fmt="o", color="tab:red",
+                   label="Δ test MSE, measured (± 2 SE)")
+  axes[1].plot(a, lin["cost_pred"], "-", color="k", lw=1, label="d² + 2d·E[r]")
+  axes[1].set_xscale("log")
+  # Symmetric log: the cost spans decades and is within noise of 0 (either sign) at small α.
+  axes[1].set_yscale("symlog", linthresh=float(np.min(lin["cost_se"])))
   axes[1].set_xlabel("α")
   axes[1].set_title("Linear: cost of penalising b")
   axes[1].legend(fontsize=8)
