@@ -387,15 +387,14 @@ def _chains(strengths, hyper, plant):
 
 
 @functools.partial(jax.jit, static_argnames=("hyper", "plant"))
-def _run_block(states, key, X, y, strengths, *, hyper, plant):
+def _run_block(states, idx, X, y, strengths, *, hyper, plant):
   """One block of minibatch steps of the three chains, on the same minibatches.
 
   Returns the new states and the block means of each chain's weights, of
   AdamW's second moment ν and of its preconditioner 1/(√ν + ε).
   """
-  eps, block, bsz = hyper[3], hyper[6], hyper[7]
+  eps = hyper[3]
   chains = _chains(strengths, hyper, plant)
-  idx = jax.random.randint(key, (block, bsz), 0, X.shape[0])
 
   def loss(w, i):
     r = X[i] @ w - y[i]
@@ -467,7 +466,8 @@ def _equilibria(seed, X, y, scales, plant, cfg):
   chain_plant = plant if plant in ("doubled_penalty_gradient", "decay_before_adam",
                                    "eps_under_root") else None
   states = tuple((w0, tx.init(w0)) for tx in _chains(strengths, hyper, chain_plant))
-  key = jax.random.key(seed + 2)
+  # Row indices from NumPy, one (block, B) draw per block, shared by the chains.
+  rng = np.random.default_rng(seed + 2)
   # Thirty relaxation times of burn-in, then blocks averaged
   # until the standard error resolves a tenth of the largest difference
   # between the AdamW and Adam + L2 equilibria (the claim's effect).
@@ -475,7 +475,8 @@ def _equilibria(seed, X, y, scales, plant, cfg):
   target = np.max(np.abs(w_w - w_l2)) / (10 * z)
   means, burn = [], int(math.ceil(30 / cfg["block_taus"]))
   for count in range(burn + cfg["max_blocks"]):
-    states, out = _run_block(states, jax.random.fold_in(key, count), Xj, yj, strengths,
+    idx = jnp.asarray(rng.integers(0, n, (block, bsz)))
+    states, out = _run_block(states, idx, Xj, yj, strengths,
                              hyper=hyper, plant=chain_plant)
     if count < burn:
       continue
