@@ -807,11 +807,12 @@ fraction of zeros against p and which features stay non-zero.
 **Local minima.** For p = 0.5 (α = {cfg['multistart_alpha_fraction']:g}·α_max) the objective is
 non-convex. From {n_starts} random starts w₀ ~ N(0, {cfg['init_scale']:g}²I), the same
 iteration reached **{h['n_distinct']} distinct points** with {n_levels} distinct objective
-values; {frac_best:.0%} of the starts reached the lowest objective found. Over all {n_runs}
+value{'s' if n_levels != 1 else ''}; {frac_best:.0%} of the starts reached the lowest objective found. Over all {n_runs}
 runs of this experiment the largest fixed-point residual with the correct prox is
 {max_resid:.1e} and {converged}. On a two-feature problem the best of {n_starts} starts
 (F = {obj_s[best_s]:.10g}) {global_words} the global minimum of a brute-force search
-(F = {f_bf:.10g}, difference {gap_bf:.1e}); there the starts reached {n_small} distinct points.
+(F = {f_bf:.10g}, difference {gap_bf:.1e}); there the starts reached {n_small} distinct
+point{'s' if n_small != 1 else ''}.
 At p = 1 (convex) {same_p1}. The third figure shows the objective value each start
 reaches: one level for p = 1, {n_levels} for p = 0.5.
 """
