@@ -79,8 +79,9 @@ PLANTS = (
 
 TEST_SETTINGS = dict(n_samples=60, n_features=15, n_grid=15)
 
-_DEFAULTS = dict(n_samples=200, n_features=20, noise=3.0, n_grid=41)
-_FULL = dict(n_samples=400, n_grid=81)
+# p/n = ½ on the regression, so that the strength matters on both sides of α*.
+_DEFAULTS = dict(n_samples=100, n_features=50, logistic_features=10, noise=3.0, n_grid=41)
+_FULL = dict(n_samples=400, n_features=200, n_grid=81)
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -110,14 +111,14 @@ def effective_l2(grad_loss: np.ndarray, w: np.ndarray) -> float:
   return float(-grad_loss @ w / (w @ w))
 
 
-def _data(seed, n, p, noise):
+def _data(seed, n, p, pl, noise):
   """A regression and a classification problem, each with a validation half."""
   rng = np.random.default_rng(seed)
   x = rng.standard_normal((2 * n, p))
   w = rng.standard_normal(p) * (rng.random(p) < 0.5)
   y = x @ w + 1.0 + noise * rng.standard_normal(2 * n)
-  xl = rng.standard_normal((2 * n, p))
-  wl = rng.standard_normal(p) / np.sqrt(p) * 2
+  xl = rng.standard_normal((2 * n, pl))
+  wl = rng.standard_normal(pl) / np.sqrt(pl) * 2
   yl = (xl @ wl + 0.5 + rng.logistic(size=2 * n) > 0).astype(np.float64)
   return x, y, xl, yl
 
@@ -149,8 +150,9 @@ def run(*, seed: int = 0, out_dir: Any = None, full: bool = False, plant: str = 
     full: more samples and a finer α grid.
     plant: one of ``PLANTS``' names, to run with that mistake (None: none).
     **settings: ``n_samples`` (training samples n; as many for validation),
-      ``n_features``, ``noise`` (the regression's noise σ), ``n_grid`` (α
-      values of the validation grid).
+      ``n_features`` (of the regression), ``logistic_features`` (of the
+      classification), ``noise`` (the regression's noise σ), ``n_grid`` (α
+      values of each validation grid).
 
   Returns:
     A ``workbench.Result`` named ``"alpha_conventions"``.
@@ -164,11 +166,11 @@ def run(*, seed: int = 0, out_dir: Any = None, full: bool = False, plant: str = 
   return result
 
 
-def _run(seed, fig_dir, plant, *, n_samples, n_features, noise, n_grid):
+def _run(seed, fig_dir, plant, *, n_samples, n_features, logistic_features, noise, n_grid):
   from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 
   n, p = n_samples, n_features
-  x_all, y_all, xl_all, yl_all = _data(seed, n, p, noise)
+  x_all, y_all, xl_all, yl_all = _data(seed, n, p, logistic_features, noise)
   x, y, x_val, y_val = x_all[:n], y_all[:n], x_all[n:], y_all[n:]
   xl, yl, xl_val, yl_val = xl_all[:n], yl_all[:n], xl_all[n:], yl_all[n:]
   xc, yc = _centered(x, y)
@@ -368,7 +370,7 @@ def _run(seed, fig_dir, plant, *, n_samples, n_features, noise, n_grid):
   # sklearn's own stationarity residual, carried through the readout.
   resid = np.linalg.norm(grad_l + np.append(wl_mix / (n / alpha_log), 0.0))
   h_norm = float(np.linalg.eigvalsh(hess_l)[-1])
-  read_err = resid / (np.linalg.eigvalsh(hess_l + np.diag(np.append(np.full(p, eff_log), 0)))[0]
+  read_err = resid / (np.linalg.eigvalsh(hess_l + np.diag(np.append(np.full(len(wl_mix), eff_log), 0)))[0]
                       ) * (h_norm + eff_log) / np.linalg.norm(wl_mix) / eff_log
   verdicts.append(workbench.verdict(
       "An α tuned on jaxreg's mean log-loss and reused as LogisticRegression(C=1/α) applies "
