@@ -24,14 +24,17 @@ on average where that mean is zero, so:
   E[∇loss]/(1 − β) + αw = 0: ridge at α(1 − β). PyTorch-style coupled
   SGD + L2 with momentum settles at ridge α.
 
-On a least-squares problem with minibatches the loss curvature H = XᵀX/n and
-the per-parameter gradient noise are known in closed form, so the three
-equilibria are computed without running any optimizer, and compared with
-the time-averaged weights of the jaxreg chains, within the standard error of
-the time average. Beside that: jaxreg's coupled SGD chain against classic
-weight decay written in NumPy on the same minibatches, and an MLP on
-scikit-learn's digits where Adam + L2 and AdamW are each tuned over α on a
-validation split before they are compared.
+On a least-squares problem with minibatches the loss curvature H = XᵀX/n is
+known, so the ridge solutions are computed without running any optimizer and
+compared with the time-averaged weights of the jaxreg chains, within the
+batch-means standard error of the time average. AdamW's per-parameter
+strengths take the preconditioner E[1/(√v̂ᵢ+ε)] the run held; the same v̂
+also follows in closed form from the data (the minibatch gradient's second
+moment at the equilibrium, a fixed point), which the table compares. Beside
+that: jaxreg's coupled SGD chain against classic weight decay written in
+NumPy on the same minibatches, and an MLP on scikit-learn's digits where
+Adam + L2 and AdamW are each tuned over α on a validation split before they
+are compared.
 
 References:
   Loshchilov & Hutter (2019), "Decoupled weight decay regularization".
