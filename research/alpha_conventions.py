@@ -468,12 +468,13 @@ def _summary(data, n, verdicts):
       "of squared errors and `LogisticRegression(C=c)` puts c in front of a sum of log-losses, "
       "while jaxreg's `L2(α)` adds (α/2)‖w‖² to a *mean*. `jr.conventions.convert` turns each "
       "into jaxreg's scaling: L2(s), L2(2l), L2(a/n), L2(1/(nc)).\n\n"
-      + ("Every row checked here held: " if rows_ok else
-         f"Not every row held (failing: {', '.join(k for k in failed if 'mixing' not in k)}); ")
-      + "the converted penalty reproduced TF1's 12.5 and Keras's value and gradient, and "
-      "scikit-learn's Ridge, Lasso and LogisticRegression fits gave jaxreg's coefficients "
-      "within the bound their solvers' optimality residuals allow.\n\n"
-      f"**Mixing conventions.** On a ridge problem with n = {n}, validation picked "
+      + ("Every row checked here held: the converted penalty reproduced TF1's 12.5 and "
+         "Keras's value and gradient, and scikit-learn's Ridge, Lasso and LogisticRegression "
+         "fits gave jaxreg's coefficients within the bound their solvers' optimality "
+         "residuals allow.\n\n" if rows_ok else
+         f"Not every row held (failing: {', '.join(k for k in failed if 'mixing' not in k)}): "
+         "see the verdicts.\n\n")
+      + f"**Mixing conventions.** On a ridge problem with n = {n}, validation picked "
       f"α* = {data['alpha_star']:.3g} (validation MSE {data['mse_star']:.4g}). Reused as Keras's "
       f"l2(α*) after tuning it as TF1's l2_regularizer, the strength applied was "
       f"{data['keras_factor']:.4g}× the intended one and the validation MSE "

@@ -618,9 +618,10 @@ def _summary(data, two_d, n_quadratics, verdicts):
       f"the penalized ones (largest gap {np.max(d1['sol_err']):.1e} for L1, "
       f"{np.max(d2['sol_err']):.1e} for L2), and the multipliers "
       f"{'matched' if mult else 'did not match'} α (largest relative error "
-      f"{np.max(d1['mult_err']):.1e} for L1, {np.max(d2['mult_err']):.1e} for L2), each "
-      "within the bound its solvers' stopping rule allows.\n\n"
-      "**Why L1 gives zeros.** In two dimensions the optimum is where the smallest "
+      f"{np.max(d1['mult_err']):.1e} for L1, {np.max(d2['mult_err']):.1e} for L2), "
+      + ("each within the bound its solvers' stopping rule allows.\n\n" if matched and mult else
+         "beyond the bound the solvers' stopping rule allows (see the verdicts).\n\n")
+      + "**Why L1 gives zeros.** In two dimensions the optimum is where the smallest "
       "loss contour touches the ball. The L1 ball is a diamond whose corners lie on "
       "the axes, and a corner is the touching point for a whole cone of gradient "
       "directions; the L2 circle is smooth, so its touching point is on an axis only "
