@@ -55,6 +55,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import threadpoolctl
 
 import jaxreg as jr
 from research import workbench
@@ -203,40 +204,47 @@ def minimize_ista(loss: Callable, penalty, w0, *, learning_rate, prox_learning_r
   return w, it, r
 
 
-def minimize_newton(fun: Callable, w0, *, tol: float = 1e-12, max_iter: int = 400,
+def minimize_newton(evaluate: Callable, w0, *, tol: float = 1e-12, max_iter: int = 400,
                     damping: float = 1.0):
-  """Damped Newton (Levenberg–Marquardt) on a flat parameter vector, to ‖∇fun‖ < tol.
+  """Damped Newton (Levenberg–Marquardt) on a flat parameter vector, to ‖∇‖ < tol.
 
-  Each step solves (∇²fun + μI) s = ∇fun; a step that lowers ``fun`` (or,
-  once ``fun`` no longer changes beyond rounding, lowers ‖∇fun‖) is taken
-  and μ divided by 4, otherwise μ is multiplied by 4. Near a minimum μ → 0
-  and the steps are Newton's: quadratic convergence down to a gradient norm
-  near float64 rounding, which the network's O(α²) error at small α needs
-  (L-BFGS stalls two or three decades higher). Jit- and vmap-compatible.
+  Each step solves (∇²J + μI) s = ∇J; a step that lowers J (or, once J no
+  longer changes beyond rounding, lowers ‖∇J‖) is taken and μ divided by 4,
+  otherwise μ is multiplied by 4. Near a minimum μ → 0 and the steps are
+  Newton's: quadratic convergence down to a gradient norm near float64
+  rounding, which the network's O(α²) error at small α needs (L-BFGS stalls
+  two or three decades higher). The loop runs in Python around one jitted
+  ``evaluate``: XLA:CPU's dense solves inside a compiled loop are an order
+  of magnitude slower than LAPACK's, and the loop would have to be compiled.
+
+  Args:
+    evaluate: w → (J(w), ∇J(w), ∇²J(w)), NumPy-convertible.
+    w0: the starting point.
+    tol: stop once ‖∇J‖ < tol.
+    max_iter: the most steps (then the result is returned unconverged).
+    damping: the initial μ (0: plain Newton from a good start).
 
   Returns:
-    (w, number of steps, final gradient norm).
+    (w, number of steps, ‖∇J(w)‖, ∇²J(w)).
   """
-  value_and_grad = jax.value_and_grad(fun)
-  hessian = jax.hessian(fun)
-  eye = jnp.eye(w0.shape[0], dtype=w0.dtype)
-
-  def body(carry):
-    w, f, g, mu, it = carry
-    w_new = w - jnp.linalg.solve(hessian(w) + mu * eye, g)
-    f_new, g_new = value_and_grad(w_new)
-    flat = f_new <= f + 8 * EPS * jnp.abs(f)
-    ok = jnp.isfinite(f_new) & ((f_new < f) | (flat & (jnp.linalg.norm(g_new) < jnp.linalg.norm(g))))
-    return (jnp.where(ok, w_new, w), jnp.where(ok, f_new, f), jnp.where(ok, g_new, g),
-            jnp.where(ok, mu / 4, jnp.maximum(mu, 1e-12) * 4), it + 1)
-
-  def going(carry):
-    return (carry[4] < max_iter) & (jnp.linalg.norm(carry[2]) >= tol)
-
-  f0, g0 = value_and_grad(w0)
-  w, _, g, _, it = jax.lax.while_loop(
-      going, body, (w0, f0, g0, jnp.asarray(damping, w0.dtype), jnp.asarray(0)))
-  return w, it, jnp.linalg.norm(g)
+  w = np.asarray(w0, np.float64)
+  f, g, H = (np.asarray(a) for a in evaluate(w))
+  mu, it = float(damping), 0
+  eye = np.eye(w.size)
+  while it < max_iter and np.linalg.norm(g) >= tol:
+    it += 1
+    try:
+      w_new = w - np.linalg.solve(H + mu * eye, g)
+    except np.linalg.LinAlgError:
+      mu = max(mu, 1e-12) * 4
+      continue
+    f_new, g_new, H_new = (np.asarray(a) for a in evaluate(w_new))
+    flat = f_new <= f + 8 * EPS * abs(f)
+    if np.isfinite(f_new) and (f_new < f or (flat and np.linalg.norm(g_new) < np.linalg.norm(g))):
+      w, f, g, H, mu = w_new, f_new, g_new, H_new, mu / 4
+    else:
+      mu = max(mu, 1e-12) * 4
+  return w, it, float(np.linalg.norm(g)), 0.5 * (H + H.T)
 
 
 # Module-level and jitted, so that a second run with the same shapes (another
@@ -664,16 +672,14 @@ def _mlp_loss(model, X, y, params):
 
 @functools.lru_cache(maxsize=None)
 def _mlp(hidden: int):
-  """A 1-hidden-layer tanh MLP and one jitted program for all its fits.
+  """A 1-hidden-layer tanh MLP and its jitted objective, gradient and Hessian.
 
   Cached per width so repeated runs reuse the compiled program.
 
   Returns:
-    (model, unravel, fits): ``fits(X, y, w0, base_alpha, first_order, span, tol,
-    max_iter)`` minimises data loss + jr.L2(α₀) from w0 (giving w*), takes the
-    Hessians H at w* and H₀ at w0, builds the α grid λ_min(H)·``first_order``
-    and λ_min·(λ_max/λ_min)^``span``, and retrains data loss + jr.L2(α₀ + α)
-    from w* for every α (vmapped).
+    (model, unravel, evaluate): ``evaluate(X, y, w, alpha)`` gives the value,
+    gradient and Hessian of data loss + jr.L2(α) (on the parameter pytree,
+    as a user would add it) at the flat parameters ``w``, and the data loss.
   """
   import flax.linen as nn
   from jax.flatten_util import ravel_pytree
@@ -692,42 +698,13 @@ def _mlp(hidden: int):
   _, unravel = ravel_pytree(template)
 
   @jax.jit
-  def fits(X, y, w0, base_alpha, first_order, span, tol, max_iter):
-    def objective(alpha):
-      # The penalty on the parameter pytree, as a user would add it.
-      return lambda v: _mlp_loss(model, X, y, unravel(v)) + jr.L2(alpha)(unravel(v))
+  def evaluate(X, y, w, alpha):
+    data = lambda v: _mlp_loss(model, X, y, unravel(v))
+    objective = lambda v: data(v) + jr.L2(alpha)(unravel(v))
+    value, grad = jax.value_and_grad(objective)(w)
+    return value, grad, jax.hessian(objective)(w), data(w)
 
-    # Task 0 only takes the Hessian at w0 (no steps); task 1 finds w* from
-    # w0; the others retrain from w* with the further L2(α), α = λ_min(H)
-    # times the grid. One scan over the tasks keeps one copy of the Newton
-    # solver and of the Hessian in the compiled program.
-    n_first = first_order.size
-
-    def task(carry, t):
-      w_star, lam_min, lam_max = carry
-      j = jnp.maximum(t - 2, 0)
-      rel = jnp.where(j < n_first, first_order[jnp.minimum(j, n_first - 1)],
-                      (lam_max / lam_min) ** span[jnp.clip(j - n_first, 0, span.size - 1)])
-      alpha = jnp.where(t < 2, 0.0, lam_min * rel)
-      w, it, gnorm = minimize_newton(objective(base_alpha + alpha), jnp.where(t < 2, w0, w_star),
-                                     tol=tol, max_iter=jnp.where(t == 0, 0, max_iter),
-                                     damping=jnp.where(t < 2, 1.0, 0.0))
-      H = jax.hessian(objective(base_alpha))(w)
-      lam = jnp.linalg.eigvalsh(0.5 * (H + H.T))
-      found = t == 1
-      carry = (jnp.where(found, w, w_star),
-               jnp.where(found, jnp.maximum(lam[0], EPS * lam[-1]), lam_min),
-               jnp.where(found, lam[-1], lam_max))
-      return carry, (w, it, gnorm, alpha, H, _mlp_loss(model, X, y, unravel(w)))
-
-    init = (w0, jnp.ones((), w0.dtype), jnp.ones((), w0.dtype))
-    _, (W, its, gnorms, alphas, Hs, losses) = jax.lax.scan(
-        task, init, jnp.arange(2 + n_first + span.size))
-    return dict(w_star=W[1], iterations_star=its[1], grad_norm_star=gnorms[1], hessian=Hs[1],
-                hessian_init=Hs[0], data_loss_star=losses[1], alphas=alphas[2:], measured=W[2:],
-                iterations=its[2:], grad_norms=gnorms[2:])
-
-  return model, unravel, fits
+  return model, unravel, evaluate
 
 
 def _slope(x, y):
@@ -747,7 +724,7 @@ def part_network(rng, cfg, plant, out_dir):
 
   X, y = _diabetes()
   base_alpha = cfg["net_base_alpha"]
-  model, unravel, fits = _mlp(cfg["net_hidden"])
+  model, unravel, evaluate = _mlp(cfg["net_hidden"])
   # flax's default initialisation (LeCun normal kernels, zero biases), drawn
   # from the part's stream.
   hidden = cfg["net_hidden"]
@@ -756,19 +733,38 @@ def part_network(rng, cfg, plant, out_dir):
                  "bias": np.zeros(hidden)},
       "out": {"kernel": rng.standard_normal((hidden, 1)) / np.sqrt(hidden), "bias": np.zeros(1)}}}
   w0 = np.asarray(ravel_pytree(params0)[0], np.float64)
+  tol, max_iter = cfg["net_tol"], cfg["net_max_iter"]
+  # α as a float64 array every time: a Python float would be weakly typed and compile a second program.
+  at = lambda alpha: (lambda w: evaluate(X, y, w, np.float64(alpha))[:3])
+  # Newton may stop at a saddle (hidden units that merged): there H has a
+  # negative eigenvalue; a step along its eigenvector lowers the loss, and
+  # Newton restarts from there.
+  w_star, it_star, g_star, H = minimize_newton(at(base_alpha), w0, tol=tol, max_iter=max_iter)
+  escapes = 0
+  while escapes < 5:
+    lam, V = np.linalg.eigh(H)
+    if lam[0] > 0:
+      break
+    escapes += 1
+    w_star, steps, g_star, H = minimize_newton(at(base_alpha), w_star + 0.1 * V[:, 0], tol=tol,
+                                               max_iter=max_iter)
+    it_star += steps
+  H0 = np.asarray(at(base_alpha)(w0)[2])
+  lam = np.linalg.eigvalsh(H)
+  lam_min, lam_max = max(float(lam[0]), EPS * float(lam[-1])), float(lam[-1])
   lo, hi, n_first = cfg["net_first_order"]
   first_order = np.logspace(np.log10(lo), np.log10(hi), int(n_first))
-  span = np.linspace(0.0, 1.0, cfg["net_n_span"])
-  out = {k: np.asarray(v) for k, v in fits(X, y, w0, base_alpha, first_order, span, cfg["net_tol"],
-                                           cfg["net_max_iter"]).items()}
-  w_star, it_star, g_star = out["w_star"], int(out["iterations_star"]), float(out["grad_norm_star"])
-  H, H0, alphas, W = out["hessian"], out["hessian_init"], out["alphas"], out["measured"]
-  its, gnorms = out["iterations"], out["grad_norms"]
-  H = 0.5 * (H + H.T)
-  lam = np.linalg.eigvalsh(H)
+  alphas = lam_min * np.concatenate([first_order, (lam_max / lam_min) ** np.linspace(
+      0.0, 1.0, cfg["net_n_span"])])
+  # Retraining from w* with the further L2(α): data loss + L2(α₀ + α).
+  fits = [minimize_newton(at(base_alpha + a), w_star, tol=tol, max_iter=max_iter, damping=0.0)
+          for a in alphas]
+  W = np.stack([f[0] for f in fits])
+  its = np.array([f[1] for f in fits])
+  gnorms = np.array([f[2] for f in fits])
+  data_loss_star = float(evaluate(X, y, w_star, np.float64(base_alpha))[3])
   lam_data = np.linalg.eigvalsh(H - base_alpha * np.eye(len(H)))
   p = w_star.size
-  lam_min, lam_max = float(lam[0]), float(lam[-1])
   n_first = len(first_order)
 
   # The predictions, from the Hessian the planted mistake may replace.
@@ -786,7 +782,8 @@ def part_network(rng, cfg, plant, out_dir):
   # rounding of the gradient (p·ε·λ_max‖w*‖).
   rounding = p * EPS * lam_max * np.linalg.norm(w_star)
   floor = (gnorms + rounding) / (lam_min + alphas) + (g_star + rounding) / lam_min
-  converged = bool(np.all(gnorms < cfg["net_tol"]) and g_star < cfg["net_tol"])
+  # Both verdicts need converged fits around a minimum (H positive definite).
+  converged = bool(np.all(gnorms < tol) and g_star < tol and lam[0] > 0)
 
   # First order: the slope of log error vs log α where α ≪ λ_min, over the
   # points whose error stands clear of the solver's uncertainty.
@@ -832,7 +829,8 @@ def part_network(rng, cfg, plant, out_dir):
   ]
   if not converged:
     for v in verdicts:
-      v.detail += f"; Newton did not reach ‖∇‖ < {cfg['net_tol']:g} within {cfg['net_max_iter']} steps"
+      v.detail += (f"; not judged: Newton did not reach ‖∇‖ < {tol:g} within {max_iter} steps, "
+                   f"or w* is not a minimum (λ_min(H) = {lam[0]:.1e})")
 
   rows = [(float(a), float(a / lam_min), float(moved[j] / np.linalg.norm(w_star)),
            float(e_f[j] / moved[j]), float(e_l[j] / moved[j]), float(e_l[j] / e_f[j]), int(its[j]))
@@ -846,12 +844,12 @@ def part_network(rng, cfg, plant, out_dir):
   spectrum = Table(
       f"The minimum w* of data loss + L2(α₀ = {base_alpha:g}) and its Hessian ('saturated units': "
       "hidden units with |pre-activation| > 3 on 95 % of the samples)",
-      ("‖w*‖", "max |w*ᵢ|", "‖∇‖ at w*", "Newton steps", "λ_min(H)", "λ_max(H)",
+      ("‖w*‖", "max |w*ᵢ|", "‖∇‖ at w*", "Newton steps", "saddles escaped", "λ_min(H)", "λ_max(H)",
        "negative eigenvalues of the data-loss Hessian", "its smallest eigenvalue", "saturated units",
        "data loss at w*"),
       [(float(np.linalg.norm(w_star)), float(np.max(np.abs(w_star))), float(g_star), int(it_star),
-        lam_min, lam_max, n_neg, float(lam_data[0]), _saturated_units(w_star, X),
-        float(out["data_loss_star"]))])
+        escapes, float(lam[0]), lam_max, n_neg, float(lam_data[0]), _saturated_units(w_star, X),
+        data_loss_star)])
   figures = []
   if out_dir is not None:
     figures.append(_figure_network(out_dir, alphas / lam_min, e_f / moved, e_l / moved,
@@ -986,7 +984,10 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None, **settin
     for index, (label, part) in enumerate(workbench.progress(parts, desc=NAME)):
       # One stream per part, so that a part's numbers do not depend on the others.
       rng = np.random.default_rng([seed, index])
-      verdicts, tables, figures, data = part(rng, cfg, plant, figdir)
+      # One BLAS thread: the network's 145 × 145 solves are far too small to
+      # share, and a second thread waiting on a busy core makes each 100× slower.
+      with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        verdicts, tables, figures, data = part(rng, cfg, plant, figdir)
       result.verdicts += verdicts
       result.tables += tables
       result.figures += figures
