@@ -102,7 +102,7 @@ DEFAULTS = dict(
     sgd_lr=0.02, momentum=0.9,
     # Time averages: blocks of five relaxation times, until the standard error
     # resolves a tenth of the AdamW/Adam + L2 difference.
-    block_taus=5.0, min_blocks=40, max_blocks=240, familywise=1e-3,
+    block_taus=5.0, min_blocks=60, max_blocks=240, familywise=1e-3,
     # SGD without momentum against the NumPy reference.
     traj_steps=200, traj_lr=0.05, traj_alpha=0.1,
     # The digits MLP, each optimizer tuned over its own α.
