@@ -81,7 +81,7 @@ TEST_SETTINGS = dict(n_samples=60, n_features=15, n_grid=15)
 
 # p/n = ½ on the regression, so that the strength matters on both sides of α*.
 _DEFAULTS = dict(n_samples=100, n_features=50, logistic_features=10, noise=3.0, n_grid=41)
-_FULL = dict(n_samples=400, n_features=200, n_grid=81)
+_FULL = dict(n_samples=200, n_features=100, n_grid=81)
 
 _EPS = float(np.finfo(np.float64).eps)
 
