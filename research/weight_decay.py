@@ -742,6 +742,7 @@ def _figure(fig_dir, eq, mlp, cfg):
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+  import matplotlib.ticker
 
   fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
   ax = axes[0]
@@ -756,6 +757,9 @@ def _figure(fig_dir, eq, mlp, cfg):
   ax.loglog(sv, np.abs(r["SGDW"]["strength"]), "^", color="tab:green", mfc="none",
             label="SGDW (β = %g), measured" % cfg["momentum"])
   ax.axhline(eq["alpha"], color="k", ls="--", lw=0.8, label="α (Adam + L2, SGDW predicted)")
+  # Minor-tick labels of a log axis spanning one decade overlap.
+  ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+  ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
   ax.set_xlabel("√v̂ of the parameter (predicted)")
   ax.set_ylabel("effective ridge strength (b − Hw̄)ᵢ / w̄ᵢ")
   ax.set_title("Equilibrium strength per parameter")
