@@ -86,8 +86,8 @@ PLANTS = (
     workbench.Plant(
         "tanh_network",
         "The same experiment on a tanh network, where tanh(c·z) ≠ c·tanh(z) and rescaling is "
-        "not a symmetry.",
-        fails=("relu_output_invariant", "loss_flat_along_rescaling",
+        "not a symmetry (nor does L2 balance its units).",
+        fails=("relu_output_invariant", "loss_flat_along_rescaling", "l2_balances_units",
                "noise_amplification_invariant")),
     workbench.Plant(
         "bias_penalized",
@@ -194,23 +194,35 @@ def rescaling_directions(params, bias=True, inverse=True):
     bias, inverse: as in ``rescale``.
 
   Returns:
-    A pytree like ``params`` with a leading axis over hidden units.
+    A pytree like ``params`` with a leading axis over hidden units (layer
+    after layer).
   """
   layers = _layers(params)
-  vs = []
-  for i in range(len(layers) - 1):
-    for j in range(layers[i]["kernel"].shape[1]):
-      v = jax.tree_util.tree_map(jnp.zeros_like, params)
-      v["params"][f"Dense_{i}"]["kernel"] = v["params"][f"Dense_{i}"]["kernel"].at[:, j].set(
-          layers[i]["kernel"][:, j])
-      if bias:
-        v["params"][f"Dense_{i}"]["bias"] = v["params"][f"Dense_{i}"]["bias"].at[j].set(
-            layers[i]["bias"][j])
-      if inverse:
-        v["params"][f"Dense_{i + 1}"]["kernel"] = v["params"][f"Dense_{i + 1}"]["kernel"].at[
-            j, :].set(-layers[i + 1]["kernel"][j, :])
-      vs.append(v)
-  return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *vs)
+  widths = [l["kernel"].shape[1] for l in layers[:-1]]
+  n_units, offset = sum(widths), 0
+  vs = [{k: jnp.zeros((n_units,) + v.shape, v.dtype) for k, v in l.items()} for l in layers]
+  for i, h in enumerate(widths):
+    # onehot[u, j] = 1 when unit u is unit j of hidden layer i.
+    onehot = jnp.eye(n_units, h, -offset, dtype=layers[i]["kernel"].dtype)
+    vs[i]["kernel"] = vs[i]["kernel"] + onehot[:, None, :] * layers[i]["kernel"][None]
+    if bias:
+      vs[i]["bias"] = vs[i]["bias"] + onehot * layers[i]["bias"][None]
+    if inverse:
+      vs[i + 1]["kernel"] = vs[i + 1]["kernel"] - onehot[:, :, None] * layers[i + 1]["kernel"][None]
+    offset += h
+  return {"params": {f"Dense_{i}": v for i, v in enumerate(vs)}}
+
+
+def init_params(rng, n_inputs, hidden):
+  """LeCun-normal kernels and N(0, 0.1²) biases in NumPy, laid out like ``MLP.init``.
+
+  Drawn in NumPy: a float64 ``MLP.init`` compiles for seconds.
+  """
+  sizes = [n_inputs] + list(hidden) + [1]
+  return {"params": {f"Dense_{i}": {
+      "kernel": jnp.asarray(rng.normal(0, 1 / np.sqrt(a), (a, b))),
+      "bias": jnp.asarray(rng.normal(0, 0.1, b))}
+      for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))}}
 
 
 def _tree_dot(a, b):
@@ -219,15 +231,27 @@ def _tree_dot(a, b):
 
 
 def _sq_norm(p):
-  return sum(float(jnp.sum(l["kernel"] ** 2)) for l in _layers(p))
+  return sum(float(np.sum(np.asarray(l["kernel"]) ** 2)) for l in _layers(p))
 
 
-def make_data(key, n, d, noise):
-  """A smooth nonlinear regression target on Gaussian inputs."""
-  k1, k2 = jax.random.split(key)
-  X = jax.random.normal(k1, (n, d))
-  y = jnp.sin(X[:, 0]) + X[:, 1] * X[:, 2 % d] - 0.5 * jnp.abs(X[:, 3 % d])
-  return X, y + noise * jax.random.normal(k2, (n,))
+def _np_unit_norms(p, with_bias=False):
+  """``unit_norms`` in NumPy (eager JAX ops would each compile)."""
+  layers = [{k: np.asarray(v) for k, v in l.items()} for l in _layers(p)]
+  ins, outs = [], []
+  for i in range(len(layers) - 1):
+    sq = np.sum(layers[i]["kernel"] ** 2, axis=0)
+    if with_bias:
+      sq = sq + layers[i]["bias"] ** 2
+    ins.append(np.sqrt(sq))
+    outs.append(np.linalg.norm(layers[i + 1]["kernel"], axis=1))
+  return np.concatenate(ins), np.concatenate(outs)
+
+
+def make_data(rng, n, d, noise):
+  """A smooth nonlinear regression target on Gaussian inputs (NumPy ``rng``)."""
+  X = rng.normal(size=(n, d))
+  y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2 % d] - 0.5 * np.abs(X[:, 3 % d])
+  return jnp.asarray(X), jnp.asarray(y + noise * rng.normal(size=n))
 
 
 def train(model, params, X, y, penalty, alpha, *, lr, window, n_windows, decay):
@@ -352,8 +376,9 @@ def balanced_rescaling(params, hidden):
 
   res = optimize.minimize(f, np.zeros(sum(sizes)), jac=True, method="L-BFGS-B",
                           options=dict(gtol=1e-12, ftol=1e-15, maxiter=2000))
-  cs = [jnp.exp(jnp.asarray(t)) for t in split(res.x)]
-  return cs, rescale(params, cs)
+  cs = [np.exp(t) for t in split(res.x)]
+  np_params = jax.tree_util.tree_map(np.asarray, params)
+  return cs, rescale(np_params, cs)
 
 
 def _plot(log_init, log_no, log_l2, ratio, out):
@@ -415,21 +440,23 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
   eps = float(np.finfo(np.float64).eps)
 
   with jax.enable_x64(True):
-    key = jax.random.PRNGKey(seed)
-    k_data, k_init, k_c, k_noise = jax.random.split(key, 4)
-    X, y = make_data(k_data, cfg["n_samples"], cfg["n_inputs"], cfg["noise"])
+    rng = np.random.default_rng(seed)
+    X, y = make_data(rng, cfg["n_samples"], cfg["n_inputs"], cfg["noise"])
     model = MLP(hidden, "tanh" if plant == "tanh_network" else "relu")
-    params0 = model.init(k_init, X)
-    pen = jr.L2(alpha, mask=jr.masks.weights_only)
+    params0 = init_params(rng, cfg["n_inputs"], hidden)
+    k_noise = jax.random.PRNGKey(seed)
+    # Strengths as float64 arrays: penalties of one structure and dtype share
+    # one compiled training program.
+    strength = lambda a: jnp.asarray(a, jnp.float64)
+    pen = jr.L2(strength(alpha), mask=jr.masks.weights_only)
     fan_in = cfg["n_inputs"] + sum(hidden)
     n_params = sum(x.size for x in jax.tree_util.tree_leaves(params0))
 
     # 1. Invariance of the function under random per-unit rescalings.
     lo, hi = np.log(cfg["rescale_range"][0]), np.log(cfg["rescale_range"][1])
-    cs = [jnp.exp(jax.random.uniform(k, (h,), minval=lo, maxval=hi))
-          for k, h in zip(jax.random.split(k_c, len(hidden)), hidden)]
-    params_c = rescale(params0, cs, **sym)
-    f0, fc = model.apply(params0, X), model.apply(params_c, X)
+    cs = [np.exp(rng.uniform(lo, hi, h)) for h in hidden]
+    f0, fc = jax.jit(lambda p, cs: (model.apply(p, X), model.apply(rescale(p, cs, **sym), X)))(
+        params0, cs)
     out_err = float(jnp.max(jnp.abs(fc - f0)) / jnp.max(jnp.abs(f0)))
     spread = cfg["rescale_range"][1] / cfg["rescale_range"][0]
     out_tol = 2 * eps * fan_in * spread
@@ -450,11 +477,15 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
       r = model.apply(p, X) - y
       return 0.5 * jnp.mean(r * r)
 
-    vs = rescaling_directions(params0, **sym)
-    g_loss = jax.grad(loss)(params0)
-    slope_loss = jax.vmap(lambda v: _tree_dot(g_loss, v))(vs)
-    scale = jax.vmap(lambda v: optax.tree.norm(v))(vs) * optax.tree.norm(g_loss)
-    flat_err = float(jnp.max(jnp.abs(slope_loss) / scale))
+    @jax.jit
+    def flatness(p):
+      vs = rescaling_directions(p, **sym)
+      g_loss = jax.grad(loss)(p)
+      slope_loss = jax.vmap(lambda v: _tree_dot(g_loss, v))(vs)
+      scale = jax.vmap(lambda v: optax.tree.norm(v))(vs) * optax.tree.norm(g_loss)
+      return jnp.max(jnp.abs(slope_loss) / scale)
+
+    flat_err = float(flatness(params0))
     flat_tol = eps * n_params
     verdicts.append(workbench.verdict(
         "The loss gradient is orthogonal to every rescaling direction v_j = (k_in,j, b_j, −k_out,j)",
@@ -464,15 +495,23 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
         threshold_from=f"float64 rounding of a {n_params}-term inner product: ε × {n_params}"))
 
     # 3. Train with and without L2 from the same start; certify the balance.
-    training_pen = {"bias_penalized": jr.L2(alpha),
-                    "penalty_not_applied": jr.L2(0.0)}.get(plant, pen)
+    no_pen = jr.L2(strength(0.0), mask=jr.masks.weights_only)
+    training_pen = {"bias_penalized": jr.L2(strength(alpha)),
+                    "penalty_not_applied": no_pen}.get(plant, pen)
     fit = jax.jit(functools.partial(
         train, model, X=X, y=y, lr=cfg["lr"], window=cfg["window"],
         n_windows=cfg["n_windows"], decay=cfg["lr_decay"]))
-    p_l2, resid, bound, g_bar = fit(params0, penalty=training_pen, alpha=alpha)
-    p_no, _, _, g_bar_no = fit(params0, penalty=jr.L2(0.0), alpha=alpha)
+    if plant == "bias_penalized":
+      p_l2, resid, bound, g_bar = fit(params0, penalty=training_pen, alpha=alpha)
+      p_no, _, _, g_bar_no = fit(params0, penalty=no_pen, alpha=alpha)
+    else:
+      # Both trainings in one program: the penalties differ only in strength.
+      both = jax.tree_util.tree_map(lambda a, b: jnp.stack([a, b]), training_pen, no_pen)
+      outs = jax.jit(jax.vmap(lambda pn: fit(params0, penalty=pn, alpha=alpha)))(both)
+      (p_l2, resid, bound, g_bar), (p_no, _, _, g_bar_no) = (
+          jax.tree_util.tree_map(lambda x: x[i], outs) for i in range(2))
     resid, bound = np.asarray(resid), np.asarray(bound)
-    a_l2, b_l2 = (np.asarray(x) for x in unit_norms(p_l2))
+    a_l2, b_l2 = _np_unit_norms(p_l2)
     # Rounding of the Euler identity, per unit: the residual's own terms.
     bound = bound + 64 * eps * alpha * (a_l2 ** 2 + b_l2 ** 2)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -499,7 +538,7 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
                f"the largest), judged like the others"))
 
     def log_ratios(p, with_bias=False):
-      a, b = (np.asarray(x) for x in unit_norms(p, with_bias))
+      a, b = _np_unit_norms(p, with_bias)
       with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(a * b > 0, np.log(a / b), np.nan)
 
@@ -507,9 +546,10 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
     log_l2, log_l2_bias = log_ratios(p_l2), log_ratios(p_l2, True)
     live = ~dead
 
+    mse_jit = jax.jit(lambda p: 2 * loss(p))
+
     def mse(p):
-      r = model.apply(p, X) - y
-      return float(jnp.mean(r * r))
+      return float(mse_jit(p))
 
     def row(name, p, lr_, mask):
       v = lr_[mask & np.isfinite(lr_)]
@@ -528,12 +568,13 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
 
     # 4. Noise amplification: unchanged by a rescaling that changes ‖w‖² a lot.
     big = cfg["noise_scale"]
-    cs_big = [jnp.full((hidden[0],), big)] + [jnp.ones(h) for h in hidden[1:]]
-    p_big = rescale(p_no, cs_big, **sym)
+    cs_big = [np.full((hidden[0],), big)] + [np.ones(h) for h in hidden[1:]]
+    p_big = jax.jit(lambda p: rescale(p, cs_big, **sym))(p_no)
     _, p_bal = balanced_rescaling(p_no, hidden)
     k1, k2, k3, k4 = jax.random.split(k_noise, 4)
     sigma, draws = cfg["input_noise"], cfg["noise_draws"]
-    amp = {name: [float(x) for x in noise_amplification(model, p, X, k, sigma, draws)]
+    amp_jit = jax.jit(lambda p, k: noise_amplification(model, p, X, k, sigma, draws))
+    amp = {name: [float(x) for x in amp_jit(p, k)]
            for name, p, k in [("no", p_no, k1), ("big", p_big, k2), ("bal", p_bal, k3),
                               ("l2", p_l2, k4)]}
     norms = {name: _sq_norm(p) for name, p in [("no", p_no), ("big", p_big), ("bal", p_bal),
