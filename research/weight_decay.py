@@ -313,7 +313,8 @@ def _run(seed, fig_dir, plant, cfg):
               mlp=mlp["data"])
   figures = [_figure(fig_dir, eq, mlp["data"], cfg)]
   summary = _summary(traj, eq, mlp, cfg)
-  return workbench.Result(name=NAME, title="Weight decay: coupled L2 vs decoupled (SGD, Adam, AdamW)",
+  return workbench.Result(name=NAME,
+                          title="Weight decay: coupled L2 vs decoupled (SGD, Adam, AdamW)",
                           summary=summary, verdicts=verdicts, tables=tables, figures=figures,
                           data=data, plant=plant)
 

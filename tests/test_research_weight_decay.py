@@ -1,4 +1,4 @@
-"""Tests for research.weight_decay: classic weight decay, and where Adam + L2, AdamW and SGDW settle."""
+"""Tests for research.weight_decay: classic weight decay; where Adam + L2, AdamW, SGDW settle."""
 
 import itertools
 
