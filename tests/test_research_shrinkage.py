@@ -141,3 +141,18 @@ def test_unknown_plants_and_settings_are_rejected():
     shrinkage.run(plant="no_such_mistake")
   with pytest.raises(TypeError, match="unknown settings"):
     shrinkage.run(l3_alphas=3)
+
+
+def test_the_weak_decay_measurement_reports_where_the_quadratic_model_holds(x64):
+  cfg = dict(shrinkage.DEFAULTS, **shrinkage.TEST_SETTINGS)
+  cfg.update(net_weak_alpha=1e-2, net_weak_grid=(1e-2, 1e2, 3))
+  _, unravel, evaluate = shrinkage._mlp(cfg["net_hidden"])
+  X, y = shrinkage._diabetes()
+  p = cfg["net_hidden"] * (X.shape[1] + 2) + 1
+  w0 = np.random.default_rng(0).standard_normal(p) / np.sqrt(10)
+  at = lambda a: (lambda w: evaluate(X, y, w, np.float64(a))[:3])
+  table, data = shrinkage._weak_decay(at, w0, cfg)
+  assert len(table.rows) == 3 and data["weak_converged"].all()
+  # To first order the formula is exact: at α = λ_min/100 its error is a small part of the move.
+  assert data["weak_rel_error"][0] < 0.1
+  assert "weak base decay" in shrinkage._summary(data)
