@@ -533,9 +533,9 @@ largest |mean − w_q|/SE is {t_sgd.max():.2f} (threshold {t_tol:.2f}, Student t
 degrees of freedom at false-alarm probability {fa:g} over {Q * d} coefficients):
 {"dropout SGD lands on the weighted ridge" if sgd_ok else "dropout SGD does NOT land on the predicted weighted ridge"}.
 A uniform ridge with the same total strength, or no penalty at all, is at least {far:.0f} SE
-away (table), so the test can tell the weighting apart.
+away (table){", so the test can tell the weighting apart" if far > t_tol else ": at these settings the test could NOT tell the weighting apart"}.
 (3) Gradient descent with ``jr.add_penalty_gradient(jr.L2((1−q)/q))`` on the rescaled
-features, stopped when the gradient norm reached {cfg['grad_tol']:g},
+features, stopped when the gradient norm reached {cfg['grad_tol']:g}{f" ({ridge_capped} runs hit the cap of {cfg['max_ridge_steps']} steps first)" if ridge_capped else ""},
 {"matches" if ridge_ok else "does NOT match"} scikit-learn's ``Ridge(alpha=n(1−q)/q)`` within
 the bound that stopping criterion implies (largest ratio to the bound
 {ridge_ratio.max():.2f}); scikit-learn and the closed form agree to {closed_err:.0e}.

@@ -622,6 +622,9 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
   data["runtime_s"] = time.perf_counter() - t0
   max_l2 = float(np.nanmax(np.abs(log_l2[live]))) if live.any() else float("nan")
   balanced_ok = np.max(ratio) <= 1.0
+  bias_max = float(np.nanmax(np.abs(log_l2_bias[live]))) if live.any() else float("nan")
+  bias_word = (": the balance is between kernels, not kernel and bias" if bias_max > 10 * max_l2
+               else "")
   amp_ok = z_amp <= z_tol
   l2_vs_no = amp["l2"][0] / amp["no"][0]
   l2_word = ("lower" if l2_vs_no < 1 else "higher")
@@ -648,9 +651,9 @@ included; the largest ratio of residual to bound is {np.max(ratio):.2f}:
 {"every unit is as balanced as the optimiser's stationarity allows" if balanced_ok else "some unit is NOT as balanced as the stationarity bound requires"}.
 Over the units that are not dead the largest |log(‖k_in,j‖/‖k_out,j‖)| is {max_l2:.1e}; trained
 without the penalty the log ratios keep a spread of std {float(np.nanstd(log_no)):.2f} (max |·|
-{float(np.nanmax(np.abs(log_no))):.2f}), close to the initial one: the loss alone has no preferred
-scale for a unit. Counting the (unpenalized) bias as incoming weight gives a non-zero ratio
-(table, last row).
+{float(np.nanmax(np.abs(log_no))):.2f}) against std {float(np.nanstd(log_init)):.2f} at
+initialisation: the loss alone has no preferred scale for a unit. Counting the (unpenalized)
+bias as incoming weight gives |log ratios| up to {bias_max:.2f} (table, last row){bias_word}.
 
 **Noise amplification.** The articles argue that large weights multiply the noise in new
 inputs, so they should be penalised. Rescaling the first hidden layer of the network trained
