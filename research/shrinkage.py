@@ -391,7 +391,8 @@ def part_l2(rng, cfg, plant, out_dir):
         claim, key=key,
         statistic="max over problems and α of ‖ŵ − ŵ_pred‖ / (the error bound training certifies)",
         value=np.max(ratio[rows]), threshold=1.0, direction="<=",
-        measured=f"ŵ trained with jr.add_penalty_gradient(L2(α)); worst ‖ŵ − ŵ_pred‖ = {err[i, j]:.1e} at "
+        measured=f"ŵ trained with jr.add_penalty_gradient(L2(α)); worst ‖ŵ − ŵ_pred‖ = "
+                 f"{err[i, j]:.1e} at "
                  f"α = {alphas[i, j]:.1e}",
         predicted="Q diag(λᵢ/(λᵢ+α)) Qᵀ w*",
         threshold_from=f"training stops at ‖∇‖ < {cfg['l2_tol']:g}·‖∇ at 0‖: ŵ is within "
@@ -400,7 +401,8 @@ def part_l2(rng, cfg, plant, out_dir):
         detail=f"{where}; α from λ_min/10 to 10·λ_max, {k} values; "
                f"heavy-ball SGD, at most {int(iters[rows].max())} steps; "
                f"{int(np.sum(~converged[rows]))} fits hit the {cfg['l2_max_iter']}-step cap; "
-               f"the linearisation w* − αH⁻¹w* is off by up to {np.max(lin_err[rows]):.2g}·‖ŵ‖ here")
+               f"the linearisation w* − αH⁻¹w* is off by up to {np.max(lin_err[rows]):.2g}·‖ŵ‖ "
+               "here")
 
   nr = P - 1
   verdicts = [
@@ -560,7 +562,8 @@ def part_l1(rng, cfg, plant, out_dir):
           value=np.max(ratio), threshold=1.0, direction="<=",
           measured=f"ŵ by ISTA; worst ‖ŵ − ŵ_pred‖ = {err[worst]:.1e}",
           predicted="sign(w*ᵢ) max(|w*ᵢ| − α/Hᵢᵢ, 0)",
-          threshold_from=f"ISTA stops at ‖w_(t+1) − w_t‖/η < {cfg['l1_tol']:g}, which puts ŵ within "
+          threshold_from=f"ISTA stops at ‖w_(t+1) − w_t‖/η < {cfg['l1_tol']:g}, which puts ŵ "
+                         "within "
                          "that/μ of the minimum (μ = λ_min(H)), plus float64 rounding",
           detail=f"{detail_common}; {int(np.sum(~converged))} fits hit the "
                  f"{cfg['l1_max_iter']}-step cap; most ISTA steps {int(it_d.max())}"),
@@ -766,17 +769,17 @@ def _slope(x, y):
 def part_network(rng, cfg, plant, out_dir):
   """A tanh MLP on diabetes: exact Hessian at w*, the L2 prediction vs retraining.
 
-  w* is the minimum of the data loss plus a base decay ``jr.L2(α₀)`` (the
-  unregularized loss of a tanh network has no finite minimum on this data:
-  its weights grow until units saturate), found by damped Newton; H is its
-  exact Hessian there. A further ``jr.L2(α)`` is predicted from H and
-  measured by retraining from w*.
+  w* is the minimum of the data loss plus a base decay ``jr.L2(α₀)``, found
+  by damped Newton from flax's default initialisation (the base decay keeps
+  the minimum finite: without it a tanh network's weights can grow without
+  bound as units saturate); H is the exact Hessian there. A further
+  ``jr.L2(α)`` is predicted from H and measured by retraining from w*.
   """
   from jax.flatten_util import ravel_pytree
 
   X, y = _diabetes()
   base_alpha = cfg["net_base_alpha"]
-  model, unravel, evaluate = _mlp(cfg["net_hidden"])
+  _, _, evaluate = _mlp(cfg["net_hidden"])
   # flax's default initialisation (LeCun normal kernels, zero biases), drawn
   # from the part's stream.
   hidden = cfg["net_hidden"]
@@ -786,7 +789,8 @@ def part_network(rng, cfg, plant, out_dir):
       "out": {"kernel": rng.standard_normal((hidden, 1)) / np.sqrt(hidden), "bias": np.zeros(1)}}}
   w0 = np.asarray(ravel_pytree(params0)[0], np.float64)
   tol, max_iter = cfg["net_tol"], cfg["net_max_iter"]
-  # α as a float64 array every time: a Python float would be weakly typed and compile a second program.
+  # α as a float64 array every time: a Python float would be weakly typed and
+  # compile a second program.
   at = lambda alpha: (lambda w: evaluate(X, y, w, np.float64(alpha))[:3])
   w_star, it_star, g_star, H, escapes = _network_minimum(at(base_alpha), w0, tol, max_iter)
   H0 = np.asarray(at(base_alpha)(w0)[2])
@@ -842,7 +846,8 @@ def part_network(rng, cfg, plant, out_dir):
           "tanh MLP: L2's effect near the minimum is the quadratic model's to first order in α "
           "(the prediction's error is the O(α²) cubic remainder)",
           key="net_first_order",
-          statistic=f"slope of log ‖ŵ − ŵ_pred‖ against log α for α from {lo:g} to {hi:g} × λ_min(H)",
+          statistic=f"slope of log ‖ŵ − ŵ_pred‖ against log α for α from {lo:g} to {hi:g} × "
+                    "λ_min(H)",
           value=slope, threshold=0.5 * (SLOPE_RIGHT + SLOPE_WRONG), direction=">=",
           measured=f"slope {slope:.3f} over {int(usable.sum())} of {n_first} α",
           predicted=f"{SLOPE_RIGHT:g} (a wrong α or H: {SLOPE_WRONG:g})",
@@ -864,7 +869,8 @@ def part_network(rng, cfg, plant, out_dir):
           threshold_from="1 = no better than the linearisation; the solver's certified uncertainty "
                          "is charged against the formula",
           detail=f"{cfg['net_n_span']} α from {alphas[n_first]:.2e} to {alphas[-1]:.2e}; the "
-                 f"formula's error / displacement there is {np.min(e_f[spanning] / moved[spanning]):.2f}"
+                 "formula's error / displacement there is "
+                 f"{np.min(e_f[spanning] / moved[spanning]):.2f}"
                  f" … {np.max(e_f[spanning] / moved[spanning]):.2f}"),
   ]
   if not converged:
@@ -876,8 +882,8 @@ def part_network(rng, cfg, plant, out_dir):
            float(e_f[j] / moved[j]), float(e_l[j] / moved[j]), float(e_l[j] / e_f[j]), int(its[j]))
           for j, a in enumerate(alphas)]
   table = Table(f"tanh MLP (10 → {cfg['net_hidden']} → 1, {p} parameters) on diabetes: the L2(α) "
-                f"minimum predicted from the Hessian at w* (minimum of data loss + L2({base_alpha:g}))"
-                " vs retrained from w*",
+                "minimum predicted from the Hessian at w* (minimum of data loss + "
+                f"L2({base_alpha:g})) vs retrained from w*",
                 ("α", "α / λ_min(H)", "‖ŵ − w*‖ / ‖w*‖", "formula error / ‖ŵ − w*‖",
                  "linearisation error / ‖ŵ − w*‖", "linearisation / formula", "Newton steps"), rows)
   n_neg = int(np.sum(lam_data < -1e-9 * lam_data[-1]))
@@ -885,8 +891,8 @@ def part_network(rng, cfg, plant, out_dir):
       f"The minimum w* of data loss + L2(α₀ = {base_alpha:g}) and its Hessian ('saturated units': "
       "hidden units with |pre-activation| > 3 on 95 % of the samples)",
       ("‖w*‖", "max |w*ᵢ|", "‖∇‖ at w*", "Newton steps", "saddles escaped", "λ_min(H)", "λ_max(H)",
-       "negative eigenvalues of the data-loss Hessian", "its smallest eigenvalue", "saturated units",
-       "data loss at w*"),
+       "negative eigenvalues of the data-loss Hessian", "its smallest eigenvalue",
+       "saturated units", "data loss at w*"),
       [(float(np.linalg.norm(w_star)), float(np.max(np.abs(w_star))), float(g_star), int(it_star),
         escapes, float(lam[0]), lam_max, n_neg, float(lam_data[0]), _saturated_units(w_star, X),
         data_loss_star)])
@@ -975,7 +981,8 @@ def _summary(d) -> str:
         f"certified bound, and {d['l1_mismatch']} coordinates had a zero pattern other than the "
         f"formula's; ISTA took up to {int(d['l1_iterations'].max())} steps.")
   if "breaks_error" in d:
-    rhos, err, wrong = d["breaks_rhos"], d["breaks_error"].mean(1), d["breaks_wrong_support"].mean(1)
+    rhos, err = d["breaks_rhos"], d["breaks_error"].mean(1)
+    wrong = d["breaks_wrong_support"].mean(1)
     off = np.flatnonzero(wrong > 0)
     where = (f"the predicted support was wrong for some draws from ρ = {rhos[off[0]]:g} on "
              f"({100 * wrong[-1]:.0f} % of draws at ρ = {rhos[-1]:g})" if off.size

@@ -1,4 +1,4 @@
-"""Hessian shrinkage experiments: the closed forms against independent oracles, and the run's verdicts."""
+"""Hessian shrinkage: the closed forms against independent oracles, and the run's verdicts."""
 
 import dataclasses
 
@@ -73,8 +73,8 @@ def test_predictions_match_brute_force():
   np.testing.assert_allclose(shrinkage.predict_l2_linearised(H, w_star, 0.7),
                              w_star - 0.7 * np.linalg.solve(H, w_star), rtol=1e-10)
   # The two agree to first order: their difference shrinks like α².
-  gaps = [np.linalg.norm(shrinkage.predict_l2(H, w_star, a) - shrinkage.predict_l2_linearised(H, w_star, a))
-          for a in (1e-4, 1e-3)]
+  gaps = [np.linalg.norm(shrinkage.predict_l2(H, w_star, a)
+                         - shrinkage.predict_l2_linearised(H, w_star, a)) for a in (1e-4, 1e-3)]
   assert 80 < gaps[1] / gaps[0] < 120
   # Scalar problem ½h(w − w*)² + α|w| minimised on a fine grid.
   grid = np.linspace(-4, 4, 800001)
