@@ -457,15 +457,15 @@ def _figure_l2(out_dir, series):
   ax1.set(xlabel="predicted factor λᵢ/(λᵢ+α)", ylabel="measured factor qᵢᵀŵ / qᵢᵀw*",
           title="L2 shrinks each eigen-direction by λᵢ/(λᵢ+α)")
   ax1.legend()
-  r = np.logspace(-4, 4, 200)
+  ratios = np.concatenate([(lam[None, :] / a[:, None]).ravel() for lam, a, _, _ in series])
+  r = np.logspace(np.log10(ratios.min()), np.log10(ratios.max()), 300)
   ax2.plot(r, r / (1 + r), "k-", lw=1, label="x / (1 + x)")
-  ax2.plot(r[r > 0.5], np.maximum(1 - 1 / r[r > 0.5], -0.1), "r:", lw=1,
-           label="1 − 1/x (linearisation)")
+  ax2.plot(r[r >= 1], 1 - 1 / r[r >= 1], "r:", lw=1, label="1 − 1/x (linearisation, < 0 for x < 1)")
   ax2.set_xscale("log")
   ax2.axvline(1.0, color="grey", lw=0.8, ls=":")
   ax2.set(xlabel="λᵢ / α", ylabel="measured factor",
           title="kept where λᵢ ≫ α, removed where λᵢ ≪ α")
-  ax2.legend()
+  ax2.legend(loc="lower right", fontsize=8)
   return workbench.save_figure(fig, out_dir, "shrinkage_l2")
 
 
