@@ -37,8 +37,11 @@ Every minimum is found by training in the original coordinates with
 jaxreg's penalties and transforms (heavy-ball SGD with
 ``jr.add_penalty_gradient(jr.L2(α))``, proximal gradient with
 ``jr.proximal(jr.L1(α), η)``, damped Newton on the network's loss +
-``jr.L2(α)``), in float64, each stopped on a convergence criterion;
-each verdict's threshold is the error bound that criterion certifies.
+``jr.L2(α)``), in float64, each stopped on a convergence criterion. The
+L2 and L1 verdicts' thresholds are the error bounds those criteria certify;
+the network's sit between what the right and a wrong prediction give
+(error slope 2 against 1; the linearisation's error over the formula's,
+1), with the solver's uncertainty charged against the claim.
 
 References:
   Goodfellow, Bengio & Courville (2016), *Deep Learning*, §7.1.1 (L2) and
@@ -960,8 +963,9 @@ minimum follows from H = QΛQᵀ:
 Every minimum is found by training in the original coordinates with jaxreg, in float64,
 stopped on a convergence criterion (heavy-ball SGD with `jr.add_penalty_gradient(jr.L2(α))` to
 ‖∇‖ < 1e-13·‖∇ at 0‖, ISTA with `jr.proximal(jr.L1(α), η)` to a step below 1e-12, damped Newton
-on the network's loss + `jr.L2(α)` to ‖∇‖ < 1e-12); each
-verdict's threshold is the error bound that criterion certifies.
+on the network's loss + `jr.L2(α)` to ‖∇‖ < 1e-12). The L2 and L1 verdicts' thresholds are
+the error bounds those criteria certify; the network's sit between what the right and a wrong
+prediction give (error slope 2 against 1; linearisation error over formula error 1).
 """
 
 
