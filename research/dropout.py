@@ -188,7 +188,7 @@ def expected_loss_mc(key, X, y, W, qs, n_masks, inverted=True, chunk=250):
   return mean, jnp.sqrt(var / m)
 
 
-@functools.partial(jax.jit, static_argnames=("n_seeds", "burn", "avg", "inverted"))
+@functools.partial(jax.jit, static_argnames=("n_seeds", "avg", "inverted"))
 def train_dropout(key, X, y, qs, lrs, n_seeds, burn, avg, inverted=True):
   """SGD on the dropout loss with fresh masks every step, tail-averaged.
 
@@ -217,18 +217,24 @@ def train_dropout(key, X, y, qs, lrs, n_seeds, burn, avg, inverted=True):
   n, d = X.shape
   q = qs[:, None, None, None] * jnp.ones((1, n_seeds, 1, 1))
 
-  def step(carry, t):
-    w, total = carry
+  def step(t, w):
     Xd = dropout_inputs(jax.random.fold_in(key, t), X[None, None], q, inverted)
     r = jnp.einsum("qsnd,qsd->qsn", Xd, w) - y
-    w = w - lrs[:, None, None] * jnp.einsum("qsnd,qsn->qsd", Xd, r) / n
-    return (w, total + jnp.where(t >= burn, w, 0.0)), None
+    return w - lrs[:, None, None] * jnp.einsum("qsnd,qsn->qsd", Xd, r) / n
 
-  w0 = jnp.zeros((qs.shape[0], n_seeds, d), X.dtype)
-  (_, total), _ = jax.lax.scan(step, (w0, w0), jnp.arange(burn + avg))
+  def averaged(carry, t):
+    w, total = carry
+    w = step(t, w)
+    return (w, total + w), None
+
+  # The burn-in length is traced (a loop with a dynamic trip count), so one
+  # compiled program serves every derived burn-in.
+  w = jax.lax.fori_loop(0, burn, step, jnp.zeros((qs.shape[0], n_seeds, d), X.dtype))
+  (_, total), _ = jax.lax.scan(averaged, (w, jnp.zeros_like(w)), burn + jnp.arange(avg))
   return total / avg
 
 
+@functools.partial(jax.jit, static_argnames=("max_steps", "rescale", "penalty_twice"))
 def train_jaxreg_ridge(X, y, lam, grad_tol, max_steps, rescale=True, penalty_twice=False):
   """Weighted ridge trained with jaxreg: L2(λ) on the rescaled coefficients.
 
@@ -453,10 +459,10 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
     s = np.sqrt(np.diag(G))
     Z = Xn / s
     lam_true = np.asarray(true_lams)
-    fit_ridge = jax.jit(jax.vmap(lambda lam: train_jaxreg_ridge(
-        X, y, lam, cfg["grad_tol"], cfg["max_ridge_steps"],
-        rescale=plant != "features_not_rescaled", penalty_twice=plant == "penalty_twice")))
-    w_jr, gnorm, steps = (np.asarray(a) for a in fit_ridge(lam_true))
+    fits = [train_jaxreg_ridge(X, y, lam, cfg["grad_tol"], cfg["max_ridge_steps"],
+                               rescale=plant != "features_not_rescaled",
+                               penalty_twice=plant == "penalty_twice") for lam in lam_true]
+    w_jr, gnorm, steps = (np.stack([np.asarray(f[i]) for f in fits]) for i in range(3))
     from sklearn.linear_model import Ridge
     eig_z = np.linalg.eigvalsh(Z.T @ Z / n)
     w_sk, bounds = [], []
