@@ -71,12 +71,14 @@ TEST_SETTINGS = dict(n_samples=100, keep_probs=(0.3, 0.9), n_masks=1000, n_seeds
 PLANTS = (
     workbench.Plant(
         "keep_prob_factor",
-        "The penalty factor written (1 − q) (the drop probability p) instead of (1 − q)/q = p/(1 − p), "
+        "The penalty factor written (1 − q) (the drop probability p) instead of "
+        "(1 − q)/q = p/(1 − p), "
         "the factor of non-inverted dropout's variance read as if it were inverted dropout's.",
         fails=("expected_loss_is_loss_plus_penalty", "dropout_sgd_is_weighted_ridge")),
     workbench.Plant(
         "half_dropped",
-        "The penalty written ((1 − q)/q)·Σ G_jj wⱼ², without the ½ the squared loss's ½ carries over.",
+        "The penalty written ((1 − q)/q)·Σ G_jj wⱼ², without the ½ the squared loss's ½ "
+        "carries over.",
         fails=("expected_loss_is_loss_plus_penalty", "dropout_sgd_is_weighted_ridge")),
     workbench.Plant(
         "identity_not_diag",
@@ -511,6 +513,13 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
   loss_ok = z_loss.max() <= z_tol
   ridge_ok = ridge_ratio.max() <= 1.0
   far = float(min(z_unif.min(), z_ols.min()))
+  capped_words = ", but CAPPED" if capped else ""
+  sgd_words = ("dropout SGD lands on the weighted ridge" if sgd_ok
+               else "dropout SGD does NOT land on the predicted weighted ridge")
+  far_words = (", so the test can tell the weighting apart" if far > t_tol
+               else ": at these settings the test could NOT tell the weighting apart")
+  cap_words = (f" ({ridge_capped} runs hit the cap of {cfg['max_ridge_steps']} steps first)"
+               if ridge_capped else "")
   summary = f"""\
 **Claim.** Inverted dropout on the inputs of a linear regression (keep probability q, each
 x_ij replaced by x_ij·m_ij/q with m_ij ~ Bernoulli(q)) is, in expectation, ridge regression with
@@ -532,16 +541,16 @@ the penalty: the largest deviation is {z_loss.max():.2f} standard errors (thresh
 (2) For q ∈ {{{', '.join(f'{q:g}' for q in qs_list)}}} and {S} independent mask seeds (all
 {Q * S} runs in one ``jax.vmap``), full-batch SGD with a fresh mask per entry and per step
 (step {cfg['step_scale']:g}/λ_max of the expected Hessian; {burn} burn-in steps, derived so that
-the mean iterate's transient is below {cfg['transient_tol']:g}·‖w_q‖{", but CAPPED" if capped else ""};
+the mean iterate's transient is below {cfg['transient_tol']:g}·‖w_q‖{capped_words};
 then {cfg['avg_steps']} iterates averaged). The expected gradient is linear in w, so the averaged
 iterate is an unbiased estimate of w_q and its Monte Carlo error is measured across seeds. The
 largest |mean − w_q|/SE is {t_sgd.max():.2f} (threshold {t_tol:.2f}, Student t with {S - 1}
 degrees of freedom at false-alarm probability {fa:g} over {Q * d} coefficients):
-{"dropout SGD lands on the weighted ridge" if sgd_ok else "dropout SGD does NOT land on the predicted weighted ridge"}.
+{sgd_words}.
 A uniform ridge with the same total strength, or no penalty at all, is at least {far:.0f} SE
-away (table){", so the test can tell the weighting apart" if far > t_tol else ": at these settings the test could NOT tell the weighting apart"}.
+away (table){far_words}.
 (3) Gradient descent with ``jr.add_penalty_gradient(jr.L2((1−q)/q))`` on the rescaled
-features, stopped when the gradient norm reached {cfg['grad_tol']:g}{f" ({ridge_capped} runs hit the cap of {cfg['max_ridge_steps']} steps first)" if ridge_capped else ""},
+features, stopped when the gradient norm reached {cfg['grad_tol']:g}{cap_words},
 {"matches" if ridge_ok else "does NOT match"} scikit-learn's ``Ridge(alpha=n(1−q)/q)`` within
 the bound that stopping criterion implies (largest ratio to the bound
 {ridge_ratio.max():.2f}); scikit-learn and the closed form agree to {closed_err:.0e}.

@@ -515,7 +515,8 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
     # measured above, in the same compiled program.
     flat_tol = eps * n_params
     verdicts.append(workbench.verdict(
-        "The loss gradient is orthogonal to every rescaling direction v_j = (k_in,j, b_j, −k_out,j)",
+        "The loss gradient is orthogonal to every rescaling direction "
+        "v_j = (k_in,j, b_j, −k_out,j)",
         key="loss_flat_along_rescaling",
         statistic="max over units of |⟨∇loss, v_j⟩| / (‖∇loss‖‖v_j‖) at initialisation",
         value=flat_err, threshold=flat_tol, measured=f"{flat_err:.1e}", predicted="0",
@@ -645,6 +646,8 @@ def run(*, seed: int = 0, out_dir=None, full: bool = False, plant=None,
   data["runtime_s"] = time.perf_counter() - t0
   max_l2 = float(np.nanmax(np.abs(log_l2[live]))) if live.any() else float("nan")
   balanced_ok = np.max(ratio) <= 1.0
+  balance_words = ("every unit is as balanced as the optimiser's stationarity allows" if balanced_ok
+                   else "some unit is NOT as balanced as the stationarity bound requires")
   bias_max = float(np.nanmax(np.abs(log_l2_bias[live]))) if live.any() else float("nan")
   bias_word = (": the balance is between kernels, not kernel and bias" if bias_max > 10 * max_l2
                else "")
@@ -666,12 +669,12 @@ gradient is orthogonal to each rescaling direction v_j = (k_in,j, b_j, −k_out,
 objective has kinks where a hinge passes a training point; there the iterates chatter and the
 gradient of no single iterate vanishes (the window-averaged gradient still had norm
 {float(g_bar):.1e} at the end), so the balance is judged against what the optimiser's measured
-distance from stationarity allows: over the last {cfg['window']} of {cfg['window'] * cfg['n_windows']}
-Adam steps (step {cfg['lr']:g}·{cfg['lr_decay']:g}^k in window k), the mean of α(‖k_in,j‖² − ‖k_out,j‖²)
-is at most ‖ḡ_j‖‖v_j‖ + mean_t ‖g_t,j‖‖p_t,j − p_T,j‖ (Euler's identity plus Cauchy–Schwarz in
+distance from stationarity allows: over the last {cfg['window']} of
+{cfg['window'] * cfg['n_windows']} Adam steps (step {cfg['lr']:g}·{cfg['lr_decay']:g}^k in window k),
+the mean of α(‖k_in,j‖² − ‖k_out,j‖²) is at most ‖ḡ_j‖‖v_j‖ + mean_t ‖g_t,j‖‖p_t,j − p_T,j‖ (Euler's identity plus Cauchy–Schwarz in
 unit j's parameters). All {n_units} units are judged, the {int(dead.sum())} dead or pruned ones
 included; the largest ratio of residual to bound is {np.max(ratio):.2f}:
-{"every unit is as balanced as the optimiser's stationarity allows" if balanced_ok else "some unit is NOT as balanced as the stationarity bound requires"}.
+{balance_words}.
 Over the units that are not dead the largest |log(‖k_in,j‖/‖k_out,j‖)| is {max_l2:.1e}; trained
 without the penalty the log ratios keep a spread of std {float(np.nanstd(log_no)):.2f} (max |·|
 {float(np.nanmax(np.abs(log_no))):.2f}) against std {float(np.nanstd(log_init)):.2f} at
