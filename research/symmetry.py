@@ -670,9 +670,10 @@ objective has kinks where a hinge passes a training point; there the iterates ch
 gradient of no single iterate vanishes (the window-averaged gradient still had norm
 {float(g_bar):.1e} at the end), so the balance is judged against what the optimiser's measured
 distance from stationarity allows: over the last {cfg['window']} of
-{cfg['window'] * cfg['n_windows']} Adam steps (step {cfg['lr']:g}·{cfg['lr_decay']:g}^k in window k),
-the mean of α(‖k_in,j‖² − ‖k_out,j‖²) is at most ‖ḡ_j‖‖v_j‖ + mean_t ‖g_t,j‖‖p_t,j − p_T,j‖ (Euler's identity plus Cauchy–Schwarz in
-unit j's parameters). All {n_units} units are judged, the {int(dead.sum())} dead or pruned ones
+{cfg['window'] * cfg['n_windows']} Adam steps (step {cfg['lr']:g}·{cfg['lr_decay']:g}^k in
+window k), the mean of α(‖k_in,j‖² − ‖k_out,j‖²) is at most
+‖ḡ_j‖‖v_j‖ + mean_t ‖g_t,j‖‖p_t,j − p_T,j‖ (Euler's identity plus Cauchy–Schwarz in unit j's
+parameters). All {n_units} units are judged, the {int(dead.sum())} dead or pruned ones
 included; the largest ratio of residual to bound is {np.max(ratio):.2f}:
 {balance_words}.
 Over the units that are not dead the largest |log(‖k_in,j‖/‖k_out,j‖)| is {max_l2:.1e}; trained
