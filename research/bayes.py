@@ -681,22 +681,28 @@ def _cv_ridge(X, y, alphas, k):
   r"""K-fold CV errors of ridge fits over ``alphas`` for a batch of tasks (NumPy).
 
   Per fold, with the training Gram matrix G = VΛVᵀ and c = Xᵀy/n_train,
-  w(α) = V diag(1/(λ + α)) Vᵀc: every α from one eigendecomposition.
+  w(α) = V diag(1/(λ + α)) Vᵀc: every α from one eigendecomposition. The
+  batched ``eigh`` runs on one BLAS thread: with more, OpenBLAS threads spun
+  on a shared 2-core machine (seconds for a few milliseconds of work), and
+  XLA:CPU's LAPACK calls deadlocked here, as noted in ``_lipschitz_bound``.
 
   Returns:
     (tasks, len(alphas)) mean held-out MSE.
   """
+  from threadpoolctl import threadpool_limits
+
   tasks, n, _ = X.shape
   train, test = (np.asarray(i) for i in _folds(n, k))
   out = np.zeros((tasks, len(alphas)))
-  for tr, te in zip(train, test):
-    Xtr, ytr = X[:, tr], y[:, tr]
-    Xt = np.swapaxes(Xtr, 1, 2)
-    lam, V = np.linalg.eigh(Xt @ Xtr / len(tr))
-    vc = np.swapaxes(V, 1, 2) @ (Xt @ ytr[..., None]) / len(tr)          # (t, p, 1)
-    coef = (np.swapaxes(vc, 1, 2) / (lam[:, None, :] + alphas[None, :, None])) @ np.swapaxes(V, 1, 2)
-    pred = coef @ np.swapaxes(X[:, te], 1, 2)                           # (t, α, n_test)
-    out += np.mean((y[:, None, te] - pred) ** 2, axis=2) / k
+  with threadpool_limits(limits=1):
+    for tr, te in zip(train, test):
+      Xtr, ytr = X[:, tr], y[:, tr]
+      Xt = np.swapaxes(Xtr, 1, 2)
+      lam, V = np.linalg.eigh(Xt @ Xtr / len(tr))
+      vc = np.swapaxes(V, 1, 2) @ (Xt @ ytr[..., None]) / len(tr)          # (t, p, 1)
+      coef = (np.swapaxes(vc, 1, 2) / (lam[:, None, :] + alphas[None, :, None])) @ np.swapaxes(V, 1, 2)
+      pred = coef @ np.swapaxes(X[:, te], 1, 2)                           # (t, α, n_test)
+      out += np.mean((y[:, None, te] - pred) ** 2, axis=2) / k
   return out
 
 

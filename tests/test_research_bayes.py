@@ -88,7 +88,9 @@ def test_laplace_posterior_moments_match_quadrature():
 
   s, a = 0.07, 0.5
   for z in [-1.2, -0.4, 0.0, 0.2, 0.375, 0.45, 0.75, 1.5]:
-    dens = lambda w: math.exp(-((w - z) ** 2 + 2 * a * abs(w) - (abs(z) - a) ** 2) / (2 * s * s))
+    # Normalised by the exponent's minimum (z² at 0, or 2a|z| − a² off it) against underflow.
+    low = z * z if abs(z) <= a else 2 * a * abs(z) - a * a
+    dens = lambda w: math.exp(-((w - z) ** 2 + 2 * a * abs(w) - low) / (2 * s * s))
     lo, hi = min(z, 0) - 12 * s - a, max(z, 0) + 12 * s + a
     m0 = quad(dens, lo, hi, points=[0.0], epsabs=1e-15, epsrel=1e-12, limit=200)[0]
     m1 = quad(lambda w: w * dens(w), lo, hi, points=[0.0], epsabs=1e-15, epsrel=1e-12, limit=200)[0]
