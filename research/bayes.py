@@ -382,7 +382,7 @@ def gaussian_claim(X, y, *, tau, sigma, plant=None):
   solver = math.sqrt(p) * step / (float(eta) * m) / np.linalg.norm(mu)
   rounding = 4 * p * kappa * EPS
   rel = float(np.linalg.norm(w - mu) / np.linalg.norm(mu))
-  return dict(alpha=alpha, mu=mu, cov=cov, w=w, iters=int(iters),
+  return dict(alpha=alpha, mu=mu, cov=cov, w=w, iters=int(iters), lam=lam,
               capped=int(iters) >= FIT_MAX_ITER, rel=rel, tol=solver + rounding,
               tol_solver=solver, tol_rounding=rounding, kappa=kappa)
 
@@ -1234,7 +1234,9 @@ noise_variance=σ²)`. Settings: σ = {sigma}, NUTS with {cfg['num_chains']} cha
 
 **1. Gaussian prior = L2, exactly.** The posterior is N(μ, Σ) with Σ = (XᵀX/σ² + I/τ²)⁻¹ and
 μ = ΣXᵀy/σ², so its mode is its mean. Data drawn from the model (n = {n}, p = {p}, τ =
-{cfg['tau']}: α = {c1['alpha']:.4g}, a prior as strong as the data). The jaxreg L2 fit
+{cfg['tau']}): α = {c1['alpha']:.4g} against eigenvalues {c1['lam'][0]:.3g}–{c1['lam'][-1]:.3g} of XᵀX/n, so
+the prior {'shrinks every direction by at least' if c1['alpha'] > 0.1 * c1['lam'][-1] else 'shrinks the data directions by at most'}
+{100 * c1['alpha'] / (c1['lam'][-1] + c1['alpha']) if c1['alpha'] > 0.1 * c1['lam'][-1] else 100 * c1['alpha'] / (c1['lam'][0] + c1['alpha']):.0f}%. The jaxreg L2 fit
 (`add_penalty_gradient(L2)` + `sgd`, {c1['iters']} steps to its stopping rule) is
 {_holds(v['gaussian_l2_fit_is_posterior_mean'], 'μ', 'not μ')}: relative error {c1['rel']:.1e}
 against the {c1['tol']:.1e} that the stopping rule and rounding allow. NUTS on numpyro's model
@@ -1268,7 +1270,7 @@ truncated normals whose mean is closed form. The posterior mean reported here
 {n_zero} zero coordinates the closed-form mean reaches {np.nanmax(cf_zero):.3g} in absolute value
 and the reported mean {np.nanmax(mean_zero):.3g}, up to {np.nanmax(z_zero) if z_zero.size else float('nan'):.1f}
 MCSE from 0: the posterior mean is {_holds(v['laplace_posterior_mean_nonzero_at_l1_zeros'], 'measurably nonzero where the MAP is exactly 0', 'not shown to differ from 0 there')}.
-The MAP reading of L1 is a statement about the mode only. *Figure `bayes_laplace_posterior`*.
+{'The MAP reading of L1 is a statement about the mode only: the exact zeros are not the posterior mean.' if v['laplace_posterior_mean_nonzero_at_l1_zeros'].passed and v['laplace_posterior_mean_is_closed_form'].passed else 'This run does not show the mean and the mode apart.'} *Figure `bayes_laplace_posterior`*.
 
 **4. α from the evidence.** For the Gaussian prior the marginal likelihood is closed form,
 y ~ N(0, σ²I + τ²XXᵀ). With σ² profiled out it is a function of log α alone, maximised by a grid
@@ -1279,8 +1281,8 @@ search and Newton's method to a step below {EVIDENCE_STEP_TOL:g}. Over {T} indep
 evidence's α is {_holds(v['evidence_alpha_is_prior_alpha'], 'centred on', 'not centred on')} the prior's σ²/(nτ²).
 A single task's α̂ scatters by a factor e^{d.std(ddof=1):.2f} = {math.exp(d.std(ddof=1)):.2f} (the
 curvature of the log evidence predicts a median standard error of
-{np.median(c4['laplace_se']):.2f} in log α), so one task cannot tell α from α/2, but {T} can:
-TF's ½ would move the mean by log 2 = 0.69, {0.6931 / se_mean:.0f} standard errors.
+{np.median(c4['laplace_se']):.2f} in log α), so {'one task alone cannot reliably tell α from α/2' if d.std(ddof=1) > math.log(2) / 3 else 'even one task separates α from α/2'};
+over {T} tasks TF's ½ would move the mean by log 2 = 0.69, {math.log(2) / se_mean:.0f} standard errors.
 {cfg['cv_folds']}-fold CV over a 49-point grid gives a mean log ratio {d_cv.mean():+.3f} with a
 spread {cv_spread:.2f}, {cv_vs_ev} than the evidence's; CV targets held-out error, which is flat
 in α near its minimum. *Figure `bayes_evidence_vs_cv`*.
