@@ -246,15 +246,7 @@ def _solve(X, y, alphas, starts, lr, tol, which, max_steps, *, p):
     grad = jax.grad(lambda w: _data_loss(w, X, y))
     T = lambda w: _solver_step(alpha, p, lr, grad(w), w, which)
 
-    def cond(c):
-      w, w1, it = c
-      return (jnp.max(jnp.abs(w1 - w)) > tol) & (it < max_steps)
-
-    def body(c):
-      _, w1, it = c
-      return w1, T(w1), it + 1
-
-    w, w1, it = jax.lax.while_loop(cond, body, (w0, T(w0), 0))
+    w, w1, it = workbench.fixed_point(T, w0, tol, max_steps)
     true_t = prox_grad_map(jr.Lp(alpha, p), X, y, w, lr)
     return w, jnp.max(jnp.abs(true_t - w)), it
 

@@ -222,16 +222,7 @@ def _fit_cells(cells, y, alphas, lr, tol, which, max_steps, *, kind, n_cells):
   def one(alpha):
     T = lambda w: _step(kind, alpha, lr, grad(w), w, which)
 
-    def cond(c):
-      w, w1, it = c
-      return (jnp.max(jnp.abs(w1 - w)) > tol) & (it < max_steps)
-
-    def body(c):
-      _, w1, it = c
-      return w1, T(w1), it + 1
-
-    w0 = jnp.zeros(n_cells, y.dtype)
-    w, w1, it = jax.lax.while_loop(cond, body, (w0, T(w0), 0))
+    w, w1, it = workbench.fixed_point(T, jnp.zeros(n_cells, y.dtype), tol, max_steps)
     return w, jnp.max(jnp.abs(w1 - w)), it
 
   return jax.vmap(one)(alphas)

@@ -359,29 +359,32 @@ def settings(name: str, defaults: dict, full_overrides: dict, full: bool,
   return {**defaults, **(full_overrides if full else {}), **overrides}
 
 
-def minimise(loss: Callable[[Any], Any], params: Any, tx: Any, steps: int) -> Any:
-  """Runs ``steps`` full-batch steps of an optax transformation on ``loss``.
+def fixed_point(T: Callable[[Any], Any], w0: Any, tol: Any, max_steps: Any):
+  r"""Iterates w ← T(w) until ‖T(w) − w‖_∞ ≤ ``tol`` or ``max_steps`` maps.
 
-  The loop every experiment trains with: ``updates, state = tx.update(∇loss(params),
-  state, params)`` then ``params = optax.apply_updates(params, updates)``, inside one
-  ``jax.lax.scan`` (so it can be jitted and vmapped over α).
+  The loop the experiments' iterative solvers stop with (a proximal-gradient
+  map, an optimizer step): on convergence, never on a budget that happened
+  to be enough. Runs in one ``jax.lax.while_loop``, so it jits and vmaps.
 
   Args:
-    loss: ``params -> scalar``.
-    params: the starting parameters (any pytree).
-    tx: an optax ``GradientTransformation`` (jaxreg transforms included).
-    steps: the number of steps (a Python int).
+    T: the map, an array → array of the same shape.
+    w0: the starting point.
+    tol: the stopping tolerance on the max-norm of the step.
+    max_steps: the cap; a caller must report (or fail) a run that hits it.
 
   Returns:
-    The parameters after ``steps`` steps.
+    ``(w, Tw, steps)``: the last point, its image (so the caller can recompute
+    the residual ‖Tw − w‖_∞ it stopped on) and the number of maps applied.
   """
-  import jax  # imported here: the report-only parts of the workbench need no JAX.
-  import optax
+  import jax
+  import jax.numpy as jnp
 
-  def step(carry, _):
-    p, state = carry
-    updates, state = tx.update(jax.grad(loss)(p), state, p)
-    return (optax.apply_updates(p, updates), state), None
+  def going(c):
+    w, tw, it = c
+    return (jnp.max(jnp.abs(tw - w)) > tol) & (it < max_steps)
 
-  (params, _), _ = jax.lax.scan(step, (params, tx.init(params)), None, length=steps)
-  return params
+  def body(c):
+    _, tw, it = c
+    return tw, T(tw), it + 1
+
+  return jax.lax.while_loop(going, body, (w0, T(w0), 1))
