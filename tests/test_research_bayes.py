@@ -161,9 +161,27 @@ def test_laplace_posterior_mean_is_not_the_lasso(tiny_result):
   # Where the lasso is exactly 0 the closed-form posterior mean is not, and NUTS sees it.
   assert np.all(d["laplace_closed_form_mean"][zeroed] != 0.0)
   z = np.abs(d["laplace_posterior_mean"][zeroed]) / d["laplace_mcse"][zeroed]
-  assert z.max() > bayes.MCSE_Z
+  assert z.max() > d["laplace_mcse_bound"]
 
 
 def test_unknown_setting_is_rejected():
   with pytest.raises(TypeError, match="unknown settings"):
     bayes.run(num_sample=10)
+
+
+def test_batch_means_mcse_gives_student_t_coverage():
+  # Independent normal draws: (mean − 0)/MCSE is Student t with B − 1 degrees of freedom, so the
+  # two-sided 5 % quantile is exceeded 5 % of the time (binomial SE 0.5 % over 2000 replicates).
+  from scipy import stats
+
+  rng = np.random.default_rng(0)
+  reps, chains, n = 2000, 2, 200
+  draws = rng.standard_normal((reps, chains, n, 1))
+  out = []
+  for d in draws:
+    mean, _, _, mcse, dof = bayes._mean_and_mcse(d)
+    out.append(abs(mean[0]) / mcse[0])
+  q = stats.t.isf(0.025, dof)
+  assert dof == chains * bayes.MCSE_BATCHES - 1
+  assert abs(np.mean(np.asarray(out) > q) - 0.05) < 4 * np.sqrt(0.05 * 0.95 / reps)
+  assert bayes.mcse_bound(20, dof) > stats.norm.isf(bayes.MCSE_FAMILY / 40)
