@@ -13,7 +13,7 @@ from jaxreg import linear
 from jaxreg import masks
 from jaxreg.constraints import Constraint, L1Ball, L2Ball, LinfBall
 from jaxreg.implicit import implicit_solution
-from jaxreg.penalties import ElasticNet, GroupLasso, L1, L2, Lp, Penalty
+from jaxreg.penalties import ElasticNet, GroupLasso, L1, L2, Lp, MCP, Penalty, SCAD
 from jaxreg.sweep import sweep
 from jaxreg.transforms import add_penalty_gradient, checked, project, proximal
 
@@ -29,7 +29,9 @@ __all__ = [
     "L2Ball",
     "LinfBall",
     "Lp",
+    "MCP",
     "Penalty",
+    "SCAD",
     "add_penalty_gradient",
     "checked",
     "conventions",

@@ -17,6 +17,8 @@ penalty                value                                      prox at step s
 ``ElasticNet(α, r)``   α·r‖x‖₁ + α(1−r)/2 ‖x‖²                     soft-threshold at s·α·r, then / (1 + s·α(1−r))
 ``Lp(α, p)``           (α/p) Σ |xᵢ|ᵖ                              global minimiser of the scalar problem
 ``GroupLasso(α)``      α Σ_g √|g| ‖x_g‖₂                          block soft-threshold at s·α·√|g|
+``MCP(α, γ)``          α|xᵢ| − xᵢ²/(2γ) to |xᵢ| = γα, then γα²/2  firm threshold (γ > s), else global
+``SCAD(α, a)``         Fan & Li's, knots α and aα                 Fan & Li's rule (a−1 > s), else global
 =====================  =========================================  ==============================
 
 Each penalty has three methods: ``pen(params)`` (a scalar), ``pen.grad(params)``
@@ -61,7 +63,7 @@ from jaxreg import _checks
 from jaxreg import masks as _masks
 from jaxreg.lp_prox import prox_lp
 
-__all__ = ["Penalty", "L1", "L2", "ElasticNet", "Lp", "GroupLasso"]
+__all__ = ["Penalty", "L1", "L2", "ElasticNet", "Lp", "GroupLasso", "MCP", "SCAD"]
 
 
 @jax.custom_jvp
@@ -648,3 +650,229 @@ class GroupLasso(Penalty):
     scale = jnp.maximum(0.0, 1.0 - t / jnp.where(norm > 0, norm, 1.0))
     return x * jnp.where(norm > 0, scale, 0.0)
 
+
+
+def _guard_above(value, name, bound):
+  """Like ``_checks.guard`` with a strict lower bound: a traced ``value`` that
+  is ≤ ``bound``, NaN or infinite is made NaN (an error under
+  ``jaxreg.checked``); concrete values, validated when built, pass unchanged."""
+  if _checks.is_concrete(value):
+    return value
+  from jax.experimental import checkify
+
+  value = jnp.asarray(value)
+  ok = (value > bound) & jnp.isfinite(value)
+  checkify.debug_check(jnp.all(ok), f"{name} must be > {bound:g} and finite, got {{}}", value)
+  return jnp.where(ok, value, jnp.asarray(jnp.nan, value.dtype))
+
+
+def _init_shape_param(value, name, bound, alpha):
+  """Validates a concavity parameter (MCP's γ, SCAD's a): real, finite, > bound,
+  broadcast with α so that a batch of α is a batch of penalties."""
+  value = _checks.as_hyperparameter(value, name, lower=bound)
+  _checks.check_at_least(value, name, bound, strict=True)
+  if _checks.is_concrete((alpha, value)):
+    alpha, value = jnp.broadcast_arrays(alpha, value)
+  return alpha, value
+
+
+def _nan_if_invalid(out, *scalars):
+  """``out`` made NaN where a (guarded, traced) hyperparameter is NaN, so that an
+  invalid traced value never gives a finite answer from a branch it skipped."""
+  bad = jnp.zeros((), bool)
+  for v in scalars:
+    bad = bad | jnp.isnan(v)
+  return jnp.where(bad, jnp.asarray(jnp.nan, out.dtype), out)
+
+
+class MCP(Penalty):
+  r"""The minimax concave penalty (MCP) of Zhang (2010), with concavity γ > 1.
+
+  .. math::  \mathrm{pen}(x) = \sum_i \begin{cases}
+               \alpha|x_i| - \frac{x_i^2}{2\gamma} & |x_i| \le \gamma\alpha \\
+               \frac{\gamma\alpha^2}{2} & |x_i| > \gamma\alpha
+             \end{cases}
+             \;=\; \sum_i \alpha\int_0^{|x_i|}\Big(1 - \frac{t}{\gamma\alpha}\Big)_+ dt
+
+  It penalizes small coefficients like ``L1(α)`` and stops penalizing beyond
+  |x| = γα, so large coefficients are not shrunk (nearly unbiased); γ → ∞
+  gives ``L1(α)``. The penalty is non-convex. ``grad`` is
+  sign(x)·max(α − |x|/γ, 0) (0 at 0, the minimum-norm subgradient).
+
+  ``prox`` is the global minimiser of ½(z − x)² + s·pen(z) for every step
+  s ≥ 0. For γ > s the scalar problem is strictly convex and the answer is
+  the firm-thresholding operator
+
+  .. math::  \mathrm{prox}_s(x) = \begin{cases}
+               0 & |x| \le s\alpha \\
+               \mathrm{sign}(x)\,\frac{|x| - s\alpha}{1 - s/\gamma} & s\alpha < |x| \le \gamma\alpha \\
+               x & |x| > \gamma\alpha
+             \end{cases}
+
+  For γ ≤ s the candidates 0 and sign(x)·max(|x|, γα) are compared by
+  objective value (the answer is then hard thresholding at α√(γs)); ties
+  go to 0.
+
+  Args:
+    alpha: strength α ≥ 0 (a leaf); a scalar or a (K,) batch.
+    gamma: concavity γ > 1 (a leaf, broadcast with α); 3 by default, as in
+      ncvreg.
+    mask: which leaves to penalize (see ``jaxreg.masks``).
+
+  Example:
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.MCP(1.0, gamma=2.0)(jnp.array([1.0, 5.0]))   # 1 − 1/4 and γα²/2
+    Array(1.75, dtype=float32)
+    >>> jr.MCP(1.0, gamma=2.0).prox(jnp.array([0.5, 1.5, 3.0]), 1.0)
+    Array([0., 1., 3.], dtype=float32)
+
+  References:
+    Zhang (2010), "Nearly unbiased variable selection under minimax concave
+    penalty", Annals of Statistics. Breheny & Huang (2011), "Coordinate
+    descent algorithms for nonconvex penalized regression, with applications
+    to biological feature selection" (the firm-thresholding operator).
+  """
+
+  _leaf_fields = ("alpha", "gamma")
+  _static_fields = ("mask",)
+
+  def __init__(self, alpha, gamma=3.0, mask=None):
+    alpha, gamma = _init_shape_param(gamma, "gamma", 1.0, _init_alpha(alpha))
+    self._set(alpha=alpha, gamma=gamma, mask=_masks.normalize(mask))
+
+  def _guarded(self):
+    pen = super()._guarded()
+    object.__setattr__(pen, "gamma", _guard_above(self.gamma, "gamma", 1.0))
+    return pen
+
+  def _parts(self, x):
+    return self._alpha(x), jnp.asarray(self.gamma, x.dtype)
+
+  def _value_leaf(self, x, hp):
+    # With m = min(|x|, γα) both pieces are m(α − m/(2γ)), α m/2 ≤ that ≤ α m.
+    a, g = self._parts(x)
+    m = jnp.minimum(jnp.abs(x), g * a)
+    return jnp.sum(m * (a - m / (2.0 * g)))
+
+  def _grad_leaf(self, x, hp):
+    a, g = self._parts(x)
+    return jnp.sign(x) * jnp.maximum(a - jnp.abs(x) / g, 0.0)
+
+  def _prox_leaf(self, x, step, hp):
+    a, g = self._parts(x)
+    s = jnp.asarray(step, x.dtype)
+    t = jnp.abs(x)
+    sign = jnp.sign(x)
+    knot = g * a
+    # γ > s: firm thresholding (the scalar problem is strictly convex).
+    convex = g > s
+    denom = jnp.where(convex, 1.0 - s / g, 1.0)
+    firm = jnp.where(t <= s * a, 0.0,
+                     jnp.where(t <= knot, jnp.minimum((t - s * a) / denom, t), t))
+    # γ ≤ s: on [0, γα] the objective is concave, so its minimum there is at 0
+    # or γα; beyond γα it is at max(|x|, γα). Compare with 0.
+    z = jnp.maximum(t, knot)
+    f_z = 0.5 * (z - t) ** 2 + s * (0.5 * knot * a)
+    hard = jnp.where(f_z < 0.5 * t * t, z, 0.0)
+    out = sign * jnp.where(convex, firm, hard)
+    return _nan_if_invalid(out, a, g, s)
+
+
+class SCAD(Penalty):
+  r"""The smoothly clipped absolute deviation penalty (SCAD) of Fan & Li (2001).
+
+  .. math::  \mathrm{pen}(x) = \sum_i \begin{cases}
+               \alpha|x_i| & |x_i| \le \alpha \\
+               \frac{2a\alpha|x_i| - x_i^2 - \alpha^2}{2(a-1)} & \alpha < |x_i| \le a\alpha \\
+               \frac{(a+1)\alpha^2}{2} & |x_i| > a\alpha
+             \end{cases}
+
+  i.e. the integral from 0 to |x| of α{1(t ≤ α) + (aα − t)₊/((a − 1)α)·1(t > α)}.
+  It equals ``L1(α)`` for |x| ≤ α, then tapers off and is constant beyond
+  aα. The penalty is non-convex. ``grad`` is
+  sign(x)·min(α, max(aα − |x|, 0)/(a − 1)) (0 at 0).
+
+  ``prox`` is the global minimiser of ½(z − x)² + s·pen(z) for every step
+  s ≥ 0. For a − 1 > s the scalar problem is strictly convex and the answer
+  is Fan & Li's thresholding rule with step s
+
+  .. math::  \mathrm{prox}_s(x) = \begin{cases}
+               \mathrm{sign}(x)\max(|x| - s\alpha, 0) & |x| \le (1 + s)\alpha \\
+               \mathrm{sign}(x)\,\frac{(a-1)|x| - s a\alpha}{a - 1 - s} & (1+s)\alpha < |x| \le a\alpha \\
+               x & |x| > a\alpha
+             \end{cases}
+
+  For a − 1 ≤ s the objective is concave on [α, aα], and the candidates
+  sign(x)·min(max(|x| − sα, 0), α) and sign(x)·max(|x|, aα) are compared by
+  objective value; ties go to the first (smaller) one.
+
+  Args:
+    alpha: strength α ≥ 0 (a leaf); a scalar or a (K,) batch.
+    a: the second knot's multiple a > 2 (a leaf, broadcast with α); 3.7 by
+      default, Fan & Li's recommendation.
+    mask: which leaves to penalize (see ``jaxreg.masks``).
+
+  Example:
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.SCAD(1.0, a=3.0)(jnp.array([0.5, 2.0, 5.0]))   # 0.5 + 7/4 + 2
+    Array(4.25, dtype=float32)
+    >>> jr.SCAD(1.0, a=3.0).prox(jnp.array([1.5, 2.5, 4.0]), 1.0)
+    Array([0.5, 2. , 4. ], dtype=float32)
+
+  References:
+    Fan & Li (2001), "Variable selection via nonconcave penalized likelihood
+    and its oracle properties", JASA. Breheny & Huang (2011), "Coordinate
+    descent algorithms for nonconvex penalized regression, with applications
+    to biological feature selection" (the thresholding operators).
+  """
+
+  _leaf_fields = ("alpha", "a")
+  _static_fields = ("mask",)
+
+  def __init__(self, alpha, a=3.7, mask=None):
+    alpha, a = _init_shape_param(a, "a", 2.0, _init_alpha(alpha))
+    self._set(alpha=alpha, a=a, mask=_masks.normalize(mask))
+
+  def _guarded(self):
+    pen = super()._guarded()
+    object.__setattr__(pen, "a", _guard_above(self.a, "a", 2.0))
+    return pen
+
+  def _parts(self, x):
+    return self._alpha(x), jnp.asarray(self.a, x.dtype)
+
+  def _value_leaf(self, x, hp):
+    # α·min(|x|, α) plus the integral over [α, m], m = clip(|x|, α, aα); both
+    # factors of the second term are ≥ 0.
+    lam, a = self._parts(x)
+    t = jnp.abs(x)
+    m = jnp.clip(t, lam, a * lam)
+    return jnp.sum(lam * jnp.minimum(t, lam)
+                   + (m - lam) * (2.0 * a * lam - m - lam) / (2.0 * (a - 1.0)))
+
+  def _grad_leaf(self, x, hp):
+    lam, a = self._parts(x)
+    t = jnp.abs(x)
+    return jnp.sign(x) * jnp.minimum(lam, jnp.maximum(a * lam - t, 0.0) / (a - 1.0))
+
+  def _prox_leaf(self, x, step, hp):
+    lam, a = self._parts(x)
+    s = jnp.asarray(step, x.dtype)
+    t = jnp.abs(x)
+    sign = jnp.sign(x)
+    knot = a * lam
+    soft = jnp.maximum(t - s * lam, 0.0)
+    # a − 1 > s: Fan & Li's rule (the scalar problem is strictly convex).
+    convex = a - 1.0 > s
+    denom = jnp.where(convex, a - 1.0 - s, 1.0)
+    middle = jnp.clip(((a - 1.0) * t - s * knot) / denom, lam, t)
+    rule = jnp.where(t <= (1.0 + s) * lam, soft, jnp.where(t <= knot, middle, t))
+    # a − 1 ≤ s: the minimum over [0, α] is min(soft, α), over [α, aα] at an
+    # end (concave there), over [aα, ∞) at max(|x|, aα). Compare the two.
+    z1 = jnp.minimum(soft, lam)
+    z2 = jnp.maximum(t, knot)
+    f1 = 0.5 * (z1 - t) ** 2 + s * (lam * z1)
+    f2 = 0.5 * (z2 - t) ** 2 + s * (0.5 * (a + 1.0) * lam * lam)
+    cmp = jnp.where(f2 < f1, z2, z1)
+    out = sign * jnp.where(convex, rule, cmp)
+    return _nan_if_invalid(out, lam, a, s)
