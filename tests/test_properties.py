@@ -565,3 +565,24 @@ def test_traced_invalid_step_schedule_and_radius(name, s):
   assert all_nan(_ball_of(s))
   with pytest.raises(ValueError, match="radius"):
     jr.checked(_ball_of)(s)
+
+
+NONCONVEX = {"MCP": lambda alpha=1.0: jr.MCP(alpha, 3.0),
+             "SCAD": lambda alpha=1.0: jr.SCAD(alpha, 3.7)}
+
+
+@pytest.mark.parametrize("name", sorted(NONCONVEX))
+@settings(max_examples=20, deadline=None)
+@given(bad=bad_nonneg, junk=not_numbers)
+def test_nonconvex_penalties_refuse_bad_alpha_and_step(name, bad, junk):
+  with pytest.raises(ValueError, match="alpha"):
+    NONCONVEX[name](bad)
+  with pytest.raises(TypeError, match="alpha"):
+    NONCONVEX[name](junk)
+  pen = NONCONVEX[name]()
+  with pytest.raises(ValueError, match="step"):
+    pen.prox(X0, bad)
+  with pytest.raises(TypeError, match="step"):
+    pen.prox(X0, junk)
+  with pytest.raises(ValueError, match="learning_rate"):
+    jr.proximal(pen, bad)
