@@ -287,8 +287,29 @@ def _init_alpha(alpha):
   return alpha
 
 
-def _soft_threshold(x, t):
+def soft_threshold(x, t):
+  r"""The soft-thresholding operator sign(x)·max(|x| − t, 0), elementwise.
+
+  The prox of t‖·‖₁: argmin_z ½(z − x)² + t|z|. Every lasso solver in
+  ``jaxreg.linear`` thresholds with this one function.
+
+  Args:
+    x: an array.
+    t: the threshold(s) t ≥ 0, broadcastable to ``x``.
+
+  Returns:
+    An array of ``x``'s shape.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from jaxreg.penalties import soft_threshold
+    >>> soft_threshold(jnp.array([-3.0, 0.5, 2.0]), 1.0)
+    Array([-2.,  0.,  1.], dtype=float32)
+  """
   return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0.0)
+
+
+_soft_threshold = soft_threshold
 
 
 def _init_weights(weights, alpha):

@@ -52,6 +52,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxreg.penalties import soft_threshold
+
 __all__ = ["enet_dual_newton"]
 
 # Step sizes tried by the line search, all at once: each costs O(p) once
@@ -76,8 +78,7 @@ def _pattern(c, l1):
   return jnp.where(jnp.abs(c) > l1, jnp.sign(c), 0.0)
 
 
-def _soft(c, l1):
-  return jnp.sign(c) * jnp.maximum(jnp.abs(c) - l1, 0.0)
+_soft = soft_threshold
 
 
 def _factor(X, Xt, act, n, l2):

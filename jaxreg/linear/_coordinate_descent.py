@@ -82,6 +82,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+from jaxreg.penalties import soft_threshold
 import jax.scipy.linalg
 from jax import lax
 
@@ -93,8 +95,7 @@ class PathArrays(NamedTuple):
   converged: jax.Array  # (K,) bool: both stopping conditions met (see `_solve_path`)
 
 
-def _soft(x, t):
-  return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0.0)
+_soft = soft_threshold
 
 
 def duality_gap(w, xtr, l1, l2, r_norm2, ry):

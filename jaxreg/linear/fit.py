@@ -82,6 +82,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.sparse.linalg import cg
 
+from jaxreg.penalties import soft_threshold
 from jaxreg import _checks
 from jaxreg.implicit import default_tol, implicit_solution
 from jaxreg.linear import _coordinate_descent, _logistic
@@ -217,8 +218,7 @@ def _penalty_parts(penalty, p, dtype, batched=False):
 # --- squared loss -------------------------------------------------------------
 
 
-def _soft(x, t):
-  return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0.0)
+_soft = soft_threshold
 
 
 def _ridge_closed(Xc, yc, n, a2):

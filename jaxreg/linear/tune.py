@@ -65,6 +65,7 @@ import jax.scipy.linalg
 import numpy as np
 import optax
 
+from jaxreg.penalties import soft_threshold
 from jaxreg import _checks
 from jaxreg.linear.cross_validation import check_folds
 
@@ -839,8 +840,7 @@ def _cv_fits(X, y, train, a1, a2, warm, fit_intercept, tol, max_iter, solver):
   return jax.vmap(lambda m, w0: one((m, w0)))(train, warm)
 
 
-def _soft(x, t):
-  return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0.0)
+_soft = soft_threshold
 
 
 def _spd_solve(H, b):
