@@ -103,15 +103,6 @@ class Verdict:
 
     return f"{format_value(self.value)} {_DIRECTIONS[self.direction]} {format_value(self.threshold)}"
 
-  # The names of the first version of the workbench, kept for old callers.
-  @property
-  def error(self) -> float:
-    return self.value
-
-  @property
-  def tolerance(self) -> float:
-    return self.threshold
-
 
 def verdict(claim: str, *, key: str, statistic: str, value: Any, threshold: float,
             direction: str = "<=", measured: Any = "", predicted: Any = "",
@@ -128,21 +119,6 @@ def verdict(claim: str, *, key: str, statistic: str, value: Any, threshold: floa
   return Verdict(claim=claim, key=key, statistic=statistic, value=value, threshold=threshold,
                  direction=direction, measured=measured, predicted=predicted,
                  threshold_from=threshold_from, detail=detail)
-
-
-def check(claim: str, error: Any, tolerance: float, detail: str = "", *,
-          key: Optional[str] = None) -> Verdict:
-  """A verdict from a measured error and its tolerance (``error ≤ tolerance``).
-
-  The short form of ``verdict`` for a plain error bound; ``key`` defaults to
-  the claim's words in snake case.
-  """
-  if key is None:
-    key = re.sub(r"[^a-z0-9]+", "_", claim.lower()).strip("_")[:60] or "claim"
-    if not key[0].isalpha():
-      key = "c_" + key
-  return verdict(claim, key=key, statistic="error", value=error, threshold=tolerance,
-                 detail=detail)
 
 
 @dataclasses.dataclass(frozen=True)

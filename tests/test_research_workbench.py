@@ -172,8 +172,6 @@ def test_verdict_directions_nan_and_keys():
   with pytest.raises(ValueError, match="unknown plant"):
     workbench.planted("x", OK_PLANTS, "x_tripled")
   assert workbench.planted("x", OK_PLANTS, None) is None
-  # The short form still works and derives a key.
-  assert workbench.check("Two equals 2", 0.0, 0.0).key == "two_equals_2"
 
 
 def test_plant_runs_only_the_experiments_declaring_it(fake, tmp_path, monkeypatch):
