@@ -7,19 +7,24 @@ regularization strengths onto jaxreg's.
 >>> import jaxreg as jr
 """
 
+from jaxreg import _compilation_cache
 from jaxreg import conventions
 from jaxreg import implicit
 from jaxreg import linear
 from jaxreg import masks
 from jaxreg.constraints import Constraint, L1Ball, L2Ball, LinfBall
 from jaxreg.implicit import implicit_solution
-from jaxreg.penalties import ElasticNet, GroupLasso, L1, L2, Lp, MCP, Penalty, SCAD
+from jaxreg.penalties import Box, ElasticNet, GroupLasso, L1, L2, Lp, MCP, NonNegative, Penalty, SCAD
 from jaxreg.sweep import sweep
 from jaxreg.transforms import add_penalty_gradient, checked, project, proximal
+
+# A persistent compilation cache in ~/.cache/jaxreg/jax (JAXREG_NO_COMPILATION_CACHE=1: off).
+_compilation_cache.enable()
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Box",
     "Constraint",
     "ElasticNet",
     "GroupLasso",
@@ -30,6 +35,7 @@ __all__ = [
     "LinfBall",
     "Lp",
     "MCP",
+    "NonNegative",
     "Penalty",
     "SCAD",
     "add_penalty_gradient",

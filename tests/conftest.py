@@ -2,6 +2,8 @@
 
 import os
 
+os.environ.setdefault("JAXREG_NO_COMPILATION_CACHE", "1")  # tests compile afresh: reproducible runs
+
 import hypothesis
 import jax
 import pytest
