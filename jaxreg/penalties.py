@@ -19,7 +19,12 @@ penalty                value                                      prox at step s
 ``GroupLasso(α)``      α Σ_g √|g| ‖x_g‖₂                          block soft-threshold at s·α·√|g|
 ``MCP(α, γ)``          α|xᵢ| − xᵢ²/(2γ) to |xᵢ| = γα, then γα²/2  firm threshold (γ > s), else global
 ``SCAD(α, a)``         Fan & Li's, knots α and aα                 Fan & Li's rule (a−1 > s), else global
+``Box(l, u, pen)``     pen(x), +inf outside [l, u]                clip(prox of pen, l, u)
 =====================  =========================================  ==============================
+
+``NonNegative(pen)`` is ``Box(0, inf, pen)``. Linear-model solvers see a
+penalty on the (p, T) coefficient matrix through ``coordinates(penalty, p,
+T)``: blocks of rows with their prox, optimality violation and α_max.
 
 Each penalty has three methods: ``pen(params)`` (a scalar), ``pen.grad(params)``
 (a pytree; the minimum-norm subgradient where the penalty is not
@@ -63,7 +68,8 @@ from jaxreg import _checks
 from jaxreg import masks as _masks
 from jaxreg.lp_prox import prox_lp
 
-__all__ = ["Penalty", "L1", "L2", "ElasticNet", "Lp", "GroupLasso", "MCP", "SCAD"]
+__all__ = ["Penalty", "L1", "L2", "ElasticNet", "Lp", "GroupLasso", "MCP", "SCAD", "Box",
+           "NonNegative", "Coordinates", "coordinates", "soft_threshold"]
 
 
 @jax.custom_jvp
@@ -134,6 +140,86 @@ def _half_sum_squares(coef, x, w=None):
 def _compute_dtype(dtype):
   """Half types (float16, bfloat16) are computed in float32, others as they are."""
   return jnp.promote_types(dtype, jnp.float32) if jnp.finfo(dtype).bits < 32 else jnp.dtype(dtype)
+
+
+class _RowMask(tuple):
+  """A mask given as a bool array over the rows (features) of a linear model's
+  coefficients: static and hashable, read by ``coordinates``."""
+
+
+def _normalize_mask(mask):
+  """``masks.normalize``, plus 1-D bool arrays kept as a row mask for ``coordinates``."""
+  if isinstance(mask, _RowMask):
+    return mask
+  if isinstance(mask, (np.ndarray, jax.Array)) and not isinstance(mask, jax.core.Tracer):
+    arr = np.asarray(mask)
+    if arr.ndim == 1:
+      if arr.dtype != np.bool_:
+        raise TypeError(f"mask must be a bool array (True = penalized), got dtype {arr.dtype}.")
+      return _RowMask(bool(b) for b in arr)
+  return _masks.normalize(mask)
+
+
+def _normalize_groups(groups):
+  """``GroupLasso``'s groups as a hashable tuple of tuples of row indices.
+
+  Accepts a sequence of index sequences or a 1-D int array of group ids per
+  row (rows with a negative id belong to no group). Checks what can be
+  checked without the parameters: integer, non-negative, non-empty, disjoint.
+  """
+  if groups is None:
+    return None
+  if isinstance(groups, jax.core.Tracer):
+    raise TypeError("groups must be concrete (they are static), got a traced value.")
+  if isinstance(groups, (np.ndarray, jax.Array)) or (
+      isinstance(groups, (list, tuple)) and groups
+      and all(isinstance(g, (int, np.integer)) and not isinstance(g, bool) for g in groups)):
+    ids = np.asarray(groups)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+      raise ValueError(f"groups given as an array must be a 1-D int array of group ids per row, "
+                       f"got shape {ids.shape} and dtype {ids.dtype}.")
+    out = tuple(tuple(int(i) for i in np.flatnonzero(ids == g)) for g in np.unique(ids[ids >= 0]))
+  else:
+    try:
+      out = tuple(tuple(g) for g in groups)
+    except TypeError as e:
+      raise TypeError("groups must be a sequence of index sequences or a 1-D int array of "
+                      f"group ids, got {type(groups).__name__}.") from e
+    for k, g in enumerate(out):
+      if not g:
+        raise ValueError(f"groups[{k}] is empty; every group needs at least one row.")
+      for i in g:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+          raise TypeError(f"groups[{k}] must hold int row indices, got {i!r}.")
+        if i < 0:
+          raise ValueError(f"groups[{k}] holds a negative row index {i}.")
+    out = tuple(tuple(int(i) for i in g) for g in out)
+  if not out:
+    raise ValueError("groups is empty; give at least one group.")
+  seen = {}
+  for k, g in enumerate(out):
+    for i in g:
+      if i in seen:
+        raise ValueError(f"groups overlap: row {i} is in groups[{seen[i]}] and groups[{k}].")
+      seen[i] = k
+  return out
+
+
+def _check_groups_rows(groups, shape, where):
+  """ValueError naming ``groups`` and ``where`` when a row index is out of range."""
+  if len(shape) == 0:
+    raise ValueError(f"groups group the rows (axis 0) of a leaf, but {where} is a scalar.")
+  top = max(max(g) for g in groups)
+  if top >= shape[0]:
+    raise ValueError(f"groups refers to row {top}, out of range for {where} with {shape[0]} rows.")
+
+
+def _group_ids(groups, rows):
+  """(ids (rows,), counts (G,)): each row's group (G for none) and the group sizes."""
+  ids = np.full(rows, len(groups), np.int32)
+  for k, g in enumerate(groups):
+    ids[list(g)] = k
+  return ids, np.array([len(g) for g in groups], np.float64)
 
 
 class Penalty:
@@ -222,6 +308,11 @@ class Penalty:
     return pen
 
   def _selected(self, params):
+    if isinstance(self.mask, _RowMask):
+      raise TypeError(
+          "mask is a bool array over rows, which selects the features of a linear model "
+          "(jaxreg.penalties.coordinates); on a parameter pytree give a bool per leaf or a "
+          "callable.")
     leaves, treedef = _checks.as_params(params)
     for f in self._scalar_fields():
       _checks.check_scalar(getattr(self, f), f, self._batch_hint)
@@ -408,7 +499,7 @@ class L1(_Weighted):
 
   def __init__(self, alpha, weights=None, mask=None):
     alpha = _init_alpha(alpha)
-    self._set(alpha=alpha, weights=_init_weights(weights, alpha), mask=_masks.normalize(mask))
+    self._set(alpha=alpha, weights=_init_weights(weights, alpha), mask=_normalize_mask(mask))
 
   def _value_leaf(self, x, hp):
     # α inside the sum: a large sum times a small α is then not an overflow.
@@ -419,6 +510,22 @@ class L1(_Weighted):
 
   def _prox_leaf(self, x, step, hp):
     return _soft_threshold(x, jnp.asarray(step, x.dtype) * self._alpha(x) * self._w(x, hp))
+
+  # --- the linear-model view (see ``coordinates``): elementwise, weights v ---
+  _convex = True
+
+  def _elem_value(self, x, v, m=None):
+    return self._alpha(x) * v * jnp.abs(x)
+
+  def _elem_prox(self, x, step, v, m=None):
+    return _soft_threshold(x, step * self._alpha(x) * v)
+
+  def _elem_subdiff(self, x, v, m=None):
+    a = self._alpha(x) * v
+    return _l1_interval(x, a, 0.0)
+
+  def _elem_alpha_max(self, g, v, m=None):
+    return _safe_ratio(jnp.abs(g), v)
 
 
 class L2(_Weighted):
@@ -452,7 +559,7 @@ class L2(_Weighted):
 
   def __init__(self, alpha, mask=None, *, weights=None):
     alpha = _init_alpha(alpha)
-    self._set(alpha=alpha, weights=_init_weights(weights, alpha), mask=_masks.normalize(mask))
+    self._set(alpha=alpha, weights=_init_weights(weights, alpha), mask=_normalize_mask(mask))
 
   def _value_leaf(self, x, hp):
     w = None if hp is None else self._w(x, hp)
@@ -463,6 +570,23 @@ class L2(_Weighted):
 
   def _prox_leaf(self, x, step, hp):
     return x / (1.0 + jnp.asarray(step, x.dtype) * self._alpha(x) * self._w(x, hp))
+
+  # --- the linear-model view (see ``coordinates``) ---------------------------
+  _convex = True
+
+  def _elem_value(self, x, v, m=None):
+    return 0.5 * self._alpha(x) * v * x * x
+
+  def _elem_prox(self, x, step, v, m=None):
+    return x / (1.0 + step * self._alpha(x) * v)
+
+  def _elem_subdiff(self, x, v, m=None):
+    d = self._alpha(x) * v * x
+    return d, d
+
+  def _elem_alpha_max(self, g, v, m=None):
+    # x = 0 is optimal only where g = 0; the L1 value sets the scale of a grid.
+    return _safe_ratio(jnp.abs(g), v)
 
 
 class ElasticNet(Penalty):
@@ -498,7 +622,7 @@ class ElasticNet(Penalty):
     l1_ratio = _checks.as_hyperparameter(l1_ratio, "l1_ratio", lower=0.0, upper=1.0)
     if _checks.is_concrete((alpha, l1_ratio)):
       alpha, l1_ratio = jnp.broadcast_arrays(alpha, l1_ratio)
-    self._set(alpha=alpha, l1_ratio=l1_ratio, mask=_masks.normalize(mask))
+    self._set(alpha=alpha, l1_ratio=l1_ratio, mask=_normalize_mask(mask))
 
   def _parts(self, x):
     a = self._alpha(x)
@@ -522,6 +646,26 @@ class ElasticNet(Penalty):
     a1, a2 = self._parts(x)
     s = jnp.asarray(step, x.dtype)
     return _soft_threshold(x, s * a1) / (1.0 + s * a2)
+
+  # --- the linear-model view (see ``coordinates``) ---------------------------
+  _convex = True
+
+  def _elem_value(self, x, v, m=None):
+    a1, a2 = self._parts(x)
+    return v * (a1 * jnp.abs(x) + 0.5 * a2 * x * x)
+
+  def _elem_prox(self, x, step, v, m=None):
+    a1, a2 = self._parts(x)
+    return _soft_threshold(x, step * a1 * v) / (1.0 + step * a2 * v)
+
+  def _elem_subdiff(self, x, v, m=None):
+    a1, a2 = self._parts(x)
+    return _l1_interval(x, a1 * v, a2 * v * x)
+
+  def _elem_alpha_max(self, g, v, m=None):
+    r = jnp.asarray(self.l1_ratio, g.dtype)
+    scaled = jnp.where(r > 0, jnp.abs(g) / jnp.where(r > 0, r, 1.0), jnp.inf)
+    return jnp.where(v > 0, scaled / jnp.where(v > 0, v, 1.0), 0.0)
 
 
 class Lp(Penalty):
@@ -562,7 +706,7 @@ class Lp(Penalty):
       raise TypeError(f"p must be a number > 0, got {p!r}.") from e
     if not (p > 0 and math.isfinite(p)):
       raise ValueError(f"p must be a finite number > 0, got {p!r}.")
-    self._set(alpha=_init_alpha(alpha), p=p, mask=_masks.normalize(mask))
+    self._set(alpha=_init_alpha(alpha), p=p, mask=_normalize_mask(mask))
 
   def _value_leaf(self, x, hp):
     return self._alpha(x) / self.p * jnp.sum(_abs_pow(x, jnp.asarray(self.p, x.dtype)))
@@ -575,6 +719,32 @@ class Lp(Penalty):
 
   def _prox_leaf(self, x, step, hp):
     return prox_lp(x, jnp.asarray(step, x.dtype) * self._alpha(x), self.p)
+
+  # --- the linear-model view (see ``coordinates``) ---------------------------
+  @property
+  def _convex(self):
+    return self.p >= 1.0
+
+  def _elem_value(self, x, v, m=None):
+    return self._alpha(x) * v / self.p * _abs_pow(x, jnp.asarray(self.p, x.dtype))
+
+  def _elem_prox(self, x, step, v, m=None):
+    return prox_lp(x, step * self._alpha(x) * v, self.p)
+
+  def _elem_subdiff(self, x, v, m=None):
+    # None for p < 1: every point with a zero is Clarke-stationary there, so the
+    # solvers use the prox-gradient mapping instead.
+    if self.p < 1.0:
+      return None
+    a = self._alpha(x) * v
+    if self.p == 1.0:
+      return _l1_interval(x, a, 0.0)
+    d = self._grad_leaf(x, None) * v
+    return d, d
+
+  def _elem_alpha_max(self, g, v, m=None):
+    # Exact for p = 1; for p ≠ 1 the L1 value, which sets the scale of a grid.
+    return _safe_ratio(jnp.abs(g), v)
 
 
 class GroupLasso(Penalty):
@@ -591,17 +761,31 @@ class GroupLasso(Penalty):
   (feature selection); ``axis=0`` groups each output unit's incoming weights
   (unit pruning).
 
+  ``groups`` groups the *rows* (axis 0) of each selected leaf instead: a
+  sequence of disjoint, non-empty index sequences (``[[0, 3], [1, 2]]``) or a
+  1-D int array of group ids per row (a negative id: the row is in no
+  group). |g| is then the number of entries of the group (rows × the size of
+  the other axes), and rows in no group are not penalized. This is the
+  grouping of features in a linear model (see ``coordinates``).
+
   The gradient is α√|g| x_g/‖x_g‖ (0 for a zero group).
 
   Args:
     alpha: strength α ≥ 0.
     axis: None, an int or a tuple of ints (negative counts from the end).
+    groups: None, or row groups as above (static, stored as a tuple of
+      tuples). Giving both ``axis`` and ``groups`` raises ``ValueError``, and
+      so do empty or overlapping groups, or (when applied) a row index out
+      of range for a leaf, naming ``groups`` and the leaf's path.
     mask: which leaves to penalize; leaves with too few dimensions for
-      ``axis`` raise an error naming their path.
+      ``axis`` raise an error naming their path. For a linear model
+      (``coordinates``) a bool array of shape (p,) selects rows instead.
 
   Example:
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> jr.GroupLasso(1.0, axis=1)(jnp.array([[3.0, 4.0], [0.0, 0.0]]))
+    Array(7.071..., dtype=float32)
+    >>> jr.GroupLasso(1.0, groups=[[0, 1]])(jnp.array([[3.0], [4.0], [9.0]]))   # row 2 is free
     Array(7.071..., dtype=float32)
 
   References:
@@ -610,9 +794,9 @@ class GroupLasso(Penalty):
   """
 
   _leaf_fields = ("alpha",)
-  _static_fields = ("axis", "mask")
+  _static_fields = ("axis", "groups", "mask")
 
-  def __init__(self, alpha, axis=None, mask=None):
+  def __init__(self, alpha, axis=None, groups=None, mask=None):
     if axis is not None:
       if isinstance(axis, (list, tuple)):
         axis = tuple(int(a) for a in axis)
@@ -620,7 +804,11 @@ class GroupLasso(Penalty):
         axis = int(axis)
       else:
         raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}.")
-    self._set(alpha=_init_alpha(alpha), axis=axis, mask=_masks.normalize(mask))
+    if groups is not None and axis is not None:
+      raise ValueError("give either axis or groups to GroupLasso, not both (groups group "
+                       "the rows, axis 0, of each leaf).")
+    self._set(alpha=_init_alpha(alpha), axis=axis, groups=_normalize_groups(groups),
+              mask=_normalize_mask(mask))
 
   def _axes(self, x):
     if self.axis is None:
@@ -636,11 +824,36 @@ class GroupLasso(Penalty):
     _, _, _, flags, _ = out
     for (path, x), f in zip(jax.tree_util.tree_flatten_with_path(params)[0], flags):
       if f:
+        if self.groups is not None:
+          _check_groups_rows(self.groups, jnp.shape(x), f"params{_checks.path_str(path)}")
+          continue
         try:
           self._axes(jnp.asarray(x))
         except ValueError as e:
           raise ValueError(f"GroupLasso at params{_checks.path_str(path)}: {e}") from None
     return out
+
+  def _row_groups(self, x):
+    """(ids (rows,), √|g| (G,)) for ``groups``: a row's group id, G for no group."""
+    ids, counts = _group_ids(self.groups, x.shape[0])
+    trailing = math.prod(x.shape[1:])
+    return ids, np.sqrt(counts * float(trailing))
+
+  def _row_group_norms(self, x):
+    """Per-group ‖y_g‖ of y = x/s (s ≈ max|x|), the ids and √|g|."""
+    ids, root = self._row_groups(x)
+    inv, s = _pow2_scale(x)
+    y = x * inv
+    sq = jnp.sum((y * y).reshape(x.shape[0], -1), axis=1)
+    gsq = jax.ops.segment_sum(sq, jnp.asarray(ids), num_segments=len(root) + 1)[:len(root)]
+    nz = gsq > 0
+    return jnp.where(nz, jnp.sqrt(jnp.where(nz, gsq, 1.0)), 0.0), ids, root, y, inv, s
+
+  def _per_row(self, per_group, ids, fill, x):
+    """Spreads a per-group array to the rows (``fill`` for rows in no group), shaped to
+    broadcast against x."""
+    full = jnp.concatenate([per_group, jnp.full((1,), fill, per_group.dtype)])
+    return full[jnp.asarray(ids)].reshape((x.shape[0],) + (1,) * (x.ndim - 1))
 
   def _weight(self, x):
     size = math.prod(x.shape[a] for a in self._axes(x)) if x.ndim else 1
@@ -650,12 +863,19 @@ class GroupLasso(Penalty):
     # The weight multiplies each group's norm before the sum over groups, and
     # the scale of the norm is applied last: α√|g|‖x_g‖ stays finite when
     # ‖x_g‖ alone would not be.
+    if self.groups is not None:
+      norms, _, root, _, _, s = self._row_group_norms(x)
+      return jnp.sum(self._alpha(x) * jnp.asarray(root, x.dtype) * norms) * s.reshape(())
     axes = self._axes(x)
     inv, s = _pow2_scale(x, axes)
     return jnp.sum((self._weight(x) * _safe_norm(x * inv, axes)) * s)
 
   def _grad_leaf(self, x, hp):
     # x/‖x‖ as y/‖y‖ with y = x/s: finite when ‖x‖ itself would overflow.
+    if self.groups is not None:
+      norms, ids, root, y, _, _ = self._row_group_norms(x)
+      w = self._alpha(x) * jnp.asarray(root, x.dtype) / jnp.where(norms > 0, norms, 1.0)
+      return self._per_row(jnp.where(norms > 0, w, 0.0), ids, 0.0, x) * y
     axes = self._axes(x)
     inv, _ = _pow2_scale(x, axes)
     y = x * inv
@@ -664,6 +884,11 @@ class GroupLasso(Penalty):
 
   def _prox_leaf(self, x, step, hp):
     # t/‖x‖ = (t/s)/‖x/s‖, for the same reason.
+    if self.groups is not None:
+      norms, ids, root, _, inv, _ = self._row_group_norms(x)
+      t = jnp.asarray(step, x.dtype) * self._alpha(x) * jnp.asarray(root, x.dtype) * inv.reshape(())
+      scale = jnp.maximum(0.0, 1.0 - t / jnp.where(norms > 0, norms, 1.0))
+      return x * self._per_row(jnp.where(norms > 0, scale, 0.0), ids, 1.0, x)
     axes = self._axes(x)
     inv, _ = _pow2_scale(x, axes)
     norm = _safe_norm(x * inv, axes)
@@ -759,7 +984,7 @@ class MCP(Penalty):
 
   def __init__(self, alpha, gamma=3.0, mask=None):
     alpha, gamma = _init_shape_param(gamma, "gamma", 1.0, _init_alpha(alpha))
-    self._set(alpha=alpha, gamma=gamma, mask=_masks.normalize(mask))
+    self._set(alpha=alpha, gamma=gamma, mask=_normalize_mask(mask))
 
   def _guarded(self):
     pen = super()._guarded()
@@ -797,6 +1022,31 @@ class MCP(Penalty):
     hard = jnp.where(f_z < 0.5 * t * t, z, 0.0)
     out = sign * jnp.where(convex, firm, hard)
     return _nan_if_invalid(out, a, g, s)
+
+  # --- the linear-model view (see ``coordinates``): α scaled by v per row ----
+  _convex = False
+
+  def _elem_value(self, x, v, m=None):
+    a, g = self._parts(x)
+    a = a * v
+    t = jnp.minimum(jnp.abs(x), g * a)
+    return t * (a - t / (2.0 * g))
+
+  def _elem_prox(self, x, step, v, m=None):
+    return _with_fields(self, alpha=self._alpha(x) * v)._prox_leaf(x, step, None)
+
+  def _elem_subdiff(self, x, v, m=None):
+    # Clarke subdifferential: [−α, α] at 0, the derivative elsewhere (as skglm).
+    a, g = self._parts(x)
+    a = a * v
+    return _l1_interval(x, a, jnp.sign(x) * (jnp.maximum(a - jnp.abs(x) / g, 0.0) - a))
+
+  def _elem_alpha_max(self, g, v, m=None):
+    return _safe_ratio(jnp.abs(g), v)
+
+  def _elem_candidates(self, x, v):
+    a, g = self._parts(x)
+    return [jnp.sign(x) * g * a * v]
 
 
 class SCAD(Penalty):
@@ -852,7 +1102,7 @@ class SCAD(Penalty):
 
   def __init__(self, alpha, a=3.7, mask=None):
     alpha, a = _init_shape_param(a, "a", 2.0, _init_alpha(alpha))
-    self._set(alpha=alpha, a=a, mask=_masks.normalize(mask))
+    self._set(alpha=alpha, a=a, mask=_normalize_mask(mask))
 
   def _guarded(self):
     pen = super()._guarded()
@@ -897,3 +1147,534 @@ class SCAD(Penalty):
     cmp = jnp.where(f2 < f1, z2, z1)
     out = sign * jnp.where(convex, rule, cmp)
     return _nan_if_invalid(out, lam, a, s)
+
+  # --- the linear-model view (see ``coordinates``): α scaled by v per row ----
+  _convex = False
+
+  def _elem_value(self, x, v, m=None):
+    lam, a = self._parts(x)
+    lam = lam * v
+    t = jnp.abs(x)
+    mid = jnp.clip(t, lam, a * lam)
+    return lam * jnp.minimum(t, lam) + (mid - lam) * (2.0 * a * lam - mid - lam) / (2.0 * (a - 1.0))
+
+  def _elem_prox(self, x, step, v, m=None):
+    return _with_fields(self, alpha=self._alpha(x) * v)._prox_leaf(x, step, None)
+
+  def _elem_subdiff(self, x, v, m=None):
+    lam, a = self._parts(x)
+    lam = lam * v
+    d = jnp.sign(x) * jnp.minimum(lam, jnp.maximum(a * lam - jnp.abs(x), 0.0) / (a - 1.0))
+    return _l1_interval(x, lam, d - lam * jnp.sign(x))
+
+  def _elem_alpha_max(self, g, v, m=None):
+    return _safe_ratio(jnp.abs(g), v)
+
+  def _elem_candidates(self, x, v):
+    lam, a = self._parts(x)
+    lam = lam * v
+    return [jnp.sign(x) * lam, jnp.sign(x) * a * lam]
+
+
+# --- shared pieces of the linear-model view ----------------------------------
+
+def _safe_ratio(num, den):
+  """num / den, and 0 where den = 0 (an unpenalized coordinate needs no α)."""
+  return jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 0.0)
+
+
+def _l1_interval(x, a, extra):
+  """The interval a·∂|x| + extra: [−a, a] + extra at 0, a·sign(x) + extra elsewhere."""
+  d = a * jnp.sign(x)
+  zero = x == 0
+  return jnp.where(zero, -a, d) + extra, jnp.where(zero, a, d) + extra
+
+
+def _with_fields(pen, **fields):
+  """A copy of ``pen`` with some fields swapped, without re-validation (for
+  per-row α arrays inside the linear-model view)."""
+  out = object.__new__(type(pen))
+  for f in pen._init_fields():
+    object.__setattr__(out, f, fields.get(f, getattr(pen, f)))
+  return out
+
+
+_SEPARABLE = (L1, L2, ElasticNet, Lp, MCP, SCAD)
+
+
+def _init_bound(value, name):
+  """A scalar bound of ``Box``: real, not NaN (±inf allowed); tracers pass."""
+  if isinstance(value, jax.core.Tracer):
+    return value
+  if value is None or isinstance(value, (str, bool, np.bool_)):
+    raise TypeError(f"{name} must be a real number (±inf allowed), got {value!r}.")
+  try:
+    arr = np.asarray(value, dtype=np.float64)
+  except (TypeError, ValueError) as e:
+    raise TypeError(f"{name} must be a real number (±inf allowed), got {type(value).__name__}.") from e
+  if arr.ndim != 0:
+    raise ValueError(f"{name} must be a scalar, got shape {arr.shape}.")
+  if np.isnan(arr):
+    raise ValueError(f"{name} must not be NaN.")
+  with jax.ensure_compile_time_eval():
+    return jnp.asarray(float(arr), dtype=jnp.result_type(float))
+
+
+class Box(Penalty):
+  r"""The constraint lower ≤ xᵢ ≤ upper (elementwise), plus an optional separable penalty.
+
+  .. math::  \mathrm{pen}(x) = \mathrm{inner}(x) + \iota_{[l, u]}(x), \qquad
+             \mathrm{prox}_s(x) = \mathrm{clip}(\mathrm{prox}_{s\,\mathrm{inner}}(x), l, u)
+
+  The value is the inner penalty's, and +inf when a selected coordinate lies
+  outside the box. For a convex inner penalty the scalar problem is convex
+  and its minimiser over [l, u] is the clipped unconstrained one, so the
+  prox above is exact. For a non-convex inner penalty (``MCP``, ``SCAD``,
+  ``Lp`` with p < 1) the prox is the best, by objective value, of the clipped
+  candidates: the inner prox, 0, x and the inner penalty's knots (γα for MCP;
+  α and aα for SCAD). This is the global minimiser over the box for MCP and
+  SCAD, and for Lp whenever the box contains 0; for an Lp box that excludes 0
+  the interior local minimiser the inner prox passed over is not a candidate.
+
+  ``grad`` is the inner penalty's gradient (meaningful on the interior of the
+  box; the normal cone at a bound is not added). The inner penalty's α is a
+  leaf of this pytree, and ``alpha`` / ``replace(alpha=...)`` forward to it,
+  so a batch of α is mapped over with ``jax.vmap`` as for any penalty; with
+  no inner penalty, ``alpha`` is 0 and a replaced α is ignored.
+
+  Args:
+    lower: the lower bound, a real scalar (−inf allowed); a leaf.
+    upper: the upper bound ≥ lower, a real scalar (+inf allowed); a leaf.
+    penalty: None or a separable penalty (``L1``, ``L2``, ``ElasticNet``,
+      ``Lp``, ``MCP``, ``SCAD``) added to the constraint.
+    mask: which leaves the constraint applies to (the inner penalty keeps its own).
+
+  Example:
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.Box(-1.0, 1.0, jr.L1(0.5)).prox(jnp.array([-3.0, 0.25, 1.25]), 1.0)
+    Array([-1.  ,  0.  ,  0.75], dtype=float32)
+
+  References:
+    Parikh & Boyd (2014), "Proximal algorithms" (projection and separable sums).
+  """
+
+  _leaf_fields = ("penalty", "lower", "upper")
+  _static_fields = ("mask",)
+
+  def __init__(self, lower=-math.inf, upper=math.inf, penalty=None, mask=None):
+    if penalty is not None and not isinstance(penalty, _SEPARABLE):
+      raise TypeError(
+          f"penalty must be None or a separable penalty (L1, L2, ElasticNet, Lp, MCP, SCAD) "
+          f"inside Box, got {type(penalty).__name__}.")
+    lower, upper = _init_bound(lower, "lower"), _init_bound(upper, "upper")
+    if _checks.is_concrete((lower, upper)) and float(lower) > float(upper):
+      raise ValueError(f"lower must be <= upper, got lower={float(lower)} > upper={float(upper)}.")
+    self._set(penalty=penalty, lower=lower, upper=upper, mask=_normalize_mask(mask))
+
+  @property
+  def alpha(self):
+    """The inner penalty's α (0 without one)."""
+    return 0.0 if self.penalty is None else self.penalty.alpha
+
+  def replace(self, **changes) -> "Box":
+    """A copy with some fields changed; ``alpha=`` goes to the inner penalty."""
+    if "alpha" in changes:
+      a = changes.pop("alpha")
+      inner = changes.get("penalty", self.penalty)
+      if inner is not None:
+        changes["penalty"] = inner.replace(alpha=a)
+    return super().replace(**changes)
+
+  @property
+  def _convex(self):
+    return self.penalty is None or self.penalty._convex
+
+  def _scalar_fields(self):
+    return ("lower", "upper")
+
+  def _guarded(self):
+    return self
+
+  def _bounds(self, x):
+    return jnp.asarray(self.lower, x.dtype), jnp.asarray(self.upper, x.dtype)
+
+  # --- on parameter pytrees --------------------------------------------------
+  def __call__(self, params: Any) -> jax.Array:
+    """The inner penalty's value, +inf if a selected entry is outside [lower, upper]."""
+    _, leaves, _, flags, _ = self._selected(params)
+    dtype = jnp.result_type(*[x.dtype for x in leaves]) if leaves else jnp.result_type(float)
+    out = jnp.zeros((), dtype) if self.penalty is None else self.penalty(params).astype(dtype)
+    for x, f in zip(leaves, flags):
+      if f:
+        lo, up = self._bounds(x)
+        out = jnp.where(jnp.any((x < lo) | (x > up)), jnp.asarray(jnp.inf, dtype), out)
+    return out
+
+  def grad(self, params: Any) -> Any:
+    """The inner penalty's gradient (zeros without one); valid inside the box."""
+    if self.penalty is None:
+      leaves, treedef = _checks.as_params(params)
+      return jax.tree_util.tree_unflatten(treedef, [jnp.zeros_like(x) for x in leaves])
+    return self.penalty.grad(params)
+
+  def prox(self, params: Any, step: Union[float, jax.Array]) -> Any:
+    """argmin over the box of ½‖z − params‖² + step·inner(z) (see the class docstring)."""
+    step = _checks.as_step(step)
+    _, leaves, treedef, flags, _ = self._selected(params)
+    if self.penalty is None:
+      inner = leaves
+    else:
+      inner = jax.tree_util.tree_leaves(self.penalty.prox(params, step))
+    if self.penalty is None or self._convex:
+      out = [jnp.clip(z, *self._bounds(z)) if f else z for z, f in zip(inner, flags)]
+    else:
+      ipen, _, _, iflags, ihps = self.penalty._selected(params)
+      out = []
+      for x, z, f, fi, hp in zip(leaves, inner, flags, iflags, ihps):
+        if not f:
+          out.append(z)
+          continue
+        v = (1.0 if hp is None else jnp.asarray(hp, x.dtype)) if fi else 0.0
+        out.append(self._elem_prox(x, jnp.asarray(step, x.dtype), jnp.asarray(v, x.dtype)))
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+  # --- the linear-model view (see ``coordinates``): m = 1 where the box applies
+  def _elem_value(self, x, v, m=1.0):
+    lo, up = self._bounds(x)
+    base = jnp.zeros_like(x) if self.penalty is None else self.penalty._elem_value(x, v)
+    return jnp.where(((x < lo) | (x > up)) & (m > 0), jnp.inf, base)
+
+  def _elem_prox(self, x, step, v, m=1.0):
+    lo, up = self._bounds(x)
+    if self.penalty is None:
+      return jnp.where(m > 0, jnp.clip(x, lo, up), x)
+    z = self.penalty._elem_prox(x, step, v)
+    if self._convex:
+      return jnp.where(m > 0, jnp.clip(z, lo, up), z)
+    # Non-convex inner term: the scalar objective over [l, u] is minimised at
+    # the clipped global minimiser, at a bound, at 0 or at a knot; compare them.
+    extra = getattr(self.penalty, "_elem_candidates", lambda x, v: [])(x, v)
+    cands = [jnp.clip(c, lo, up) for c in [z, jnp.zeros_like(x), x] + list(extra)]
+    objs = []
+    for c in cands:
+      h = 0.5 * (c - x) ** 2 + step * self.penalty._elem_value(c, v)
+      objs.append(jnp.where(jnp.isnan(h), jnp.inf, h))
+    best, best_h = cands[0], objs[0]
+    for c, h in zip(cands[1:], objs[1:]):
+      better = h < best_h
+      best = jnp.where(better, c, best)
+      best_h = jnp.where(better, h, best_h)
+    return jnp.where(m > 0, best, z)
+
+  def _elem_subdiff(self, x, v, m=1.0):
+    lo, up = self._bounds(x)
+    if self.penalty is None:
+      base = (jnp.zeros_like(x), jnp.zeros_like(x))
+    else:
+      base = self.penalty._elem_subdiff(x, v)
+      if base is None:
+        return None
+    # The normal cone of [l, u]: (−∞, 0] at l, [0, ∞) at u.
+    s_lo = jnp.where((x <= lo) & (m > 0), -jnp.inf, base[0])
+    s_hi = jnp.where((x >= up) & (m > 0), jnp.inf, base[1])
+    return s_lo, s_hi
+
+  def _elem_alpha_max(self, g, v, m=1.0):
+    if self.penalty is None:
+      return jnp.zeros_like(g)
+    lo, up = self._bounds(g)
+    # Only the part of −g pointing into the box has to be held by the penalty.
+    into = jnp.where(lo < 0, jnp.maximum(g, 0.0), 0.0) + jnp.where(up > 0, jnp.maximum(-g, 0.0), 0.0)
+    g_eff = jnp.where(m > 0, jnp.where((lo <= 0) & (up >= 0), into, 0.0), jnp.abs(g))
+    return self.penalty._elem_alpha_max(g_eff, v)
+
+
+def NonNegative(penalty=None, mask=None) -> Box:
+  """The constraint x ≥ 0, plus an optional separable penalty: ``Box(0, inf, penalty)``.
+
+  Example:
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.NonNegative(jr.L1(1.0)).prox(jnp.array([-2.0, 3.0]), 1.0)
+    Array([0., 2.], dtype=float32)
+  """
+  return Box(0.0, math.inf, penalty, mask)
+
+
+# --- the solver view: a penalty on the (p, T) coefficients of a linear model --
+
+class Coordinates:
+  r"""A penalty seen by the linear-model solvers: blocks of rows of W (p, T).
+
+  Built by :func:`coordinates`, which validates everything once; the methods
+  are cheap, jit-able and do no checking. The penalty (so its α and weights)
+  and the per-row weights are pytree leaves: ``jax.vmap`` maps over a batch
+  of α, and a new α reuses compiled code. The block structure is static.
+
+  Attributes:
+    blocks: int array (n_blocks, B), the rows of W in each block, padded with
+      the index p (solvers append a zero row p to W, so padding is inert).
+      Separable penalties have B = 1 and block j = row j.
+    n_blocks: the number of blocks.
+    convex: whether every block's penalty is convex.
+    separable: whether the penalty acts on each entry of W separately.
+
+  Methods (x and g are a block's rows, shape (B, T), zero on padded rows; b
+  is a block index, possibly traced):
+    value(W): Σ over blocks of the block penalty.
+    prox(W, step): argmin_Z ½‖Z − W‖² + step·value(Z), step a scalar.
+    block_prox(x, step, b): the same for block b alone.
+    block_violation(x, g, b, L=1): 0 iff x is optimal for block b given the
+      datafit gradient g: the distance from −g to ∂P_b(x) (the Clarke
+      subdifferential for MCP and SCAD, as skglm), or for ``Lp`` with p < 1
+      (where 0 is always Clarke-stationary) L·‖x − block_prox(x − g/L, 1/L, b)‖,
+      L the block's Lipschitz constant.
+    block_alpha_max(g, b): the smallest α making x = 0 optimal for block b
+      given the gradient g at 0 (0 for unpenalized blocks); the L1 value for
+      ``L2`` and ``Lp`` with p ≠ 1, where 0 is not optimal for any α.
+  """
+
+  def __init__(self, penalty, v, m, *, kind, n_features, n_outputs, blocks=None, group_w=None):
+    self.penalty, self.v, self.m = penalty, v, m
+    self.kind, self.n_features, self.n_outputs = kind, n_features, n_outputs
+    self._blocks, self._group_w = blocks, group_w
+
+  def _aux(self):
+    return (self.kind, self.n_features, self.n_outputs, self._blocks, self._group_w)
+
+  @property
+  def alpha(self):
+    return self.penalty.alpha
+
+  @property
+  def blocks(self) -> np.ndarray:
+    if self._blocks is None:
+      return np.arange(self.n_features, dtype=np.int32)[:, None]
+    return np.asarray(self._blocks, np.int32)
+
+  @property
+  def n_blocks(self) -> int:
+    return self.n_features if self._blocks is None else len(self._blocks)
+
+  @property
+  def convex(self) -> bool:
+    return True if self.kind == "group" else bool(self.penalty._convex)
+
+  @property
+  def separable(self) -> bool:
+    return self.kind == "separable"
+
+  def __repr__(self):
+    return (f"Coordinates({self.penalty!r}, n_features={self.n_features}, "
+            f"n_outputs={self.n_outputs}, n_blocks={self.n_blocks})")
+
+  # --- helpers ------------------------------------------------------------------
+  def _rows(self, b):
+    return jnp.asarray(self.blocks)[b]
+
+  def _vm(self, rows, dtype):
+    return (jnp.asarray(self.v, dtype)[rows][:, None], jnp.asarray(self.m, dtype)[rows][:, None])
+
+  def _gw(self, dtype):
+    return self.penalty._alpha(jnp.zeros((), dtype)) * jnp.asarray(np.asarray(self._group_w), dtype)
+
+  # --- the interface --------------------------------------------------------
+  def value(self, W):
+    """Σ over blocks of the block penalty at W (p, T)."""
+    if self.kind == "group":
+      Wp = jnp.concatenate([W, jnp.zeros((1,) + W.shape[1:], W.dtype)])
+      norms = _safe_norm(Wp[self.blocks], (1, 2))[:, 0, 0]
+      return jnp.sum(self._gw(W.dtype) * norms)
+    v, m = self._vm(jnp.arange(self.n_features), W.dtype)
+    return jnp.sum(self.penalty._elem_value(W, v, m))
+
+  def prox(self, W, step):
+    """argmin_Z ½‖Z − W‖² + step·value(Z), a scalar step."""
+    step = jnp.asarray(step, W.dtype)
+    if self.kind == "group":
+      blocks = self.blocks
+      Wp = jnp.concatenate([W, jnp.zeros((1,) + W.shape[1:], W.dtype)])
+      xb = Wp[blocks]
+      t = (step * self._gw(W.dtype))[:, None, None]
+      xb = xb * _block_shrink(xb, t, (1, 2))
+      return W.at[blocks.reshape(-1)].set(xb.reshape((-1,) + W.shape[1:]), mode="drop")
+    v, m = self._vm(jnp.arange(self.n_features), W.dtype)
+    return self.penalty._elem_prox(W, step, v, m)
+
+  def block_prox(self, x, step, b):
+    """The prox of block b's term at step ``step``; x has shape (B, T)."""
+    step = jnp.asarray(step, x.dtype)
+    if self.kind == "group":
+      return x * _block_shrink(x, step * self._gw(x.dtype)[b], (0, 1))
+    v, m = self._vm(self._rows(b), x.dtype)
+    return self.penalty._elem_prox(x, step, v, m)
+
+  def block_violation(self, x, g, b, L=1.0):
+    """0 iff x is optimal for block b given the datafit gradient g (see the class)."""
+    if self.kind == "group":
+      w = self._gw(x.dtype)[b]
+      nx = _safe_norm(x, (0, 1))
+      at_zero = jnp.maximum(_safe_norm(g, (0, 1)) - w, 0.0)
+      off = _safe_norm(g + w * x / jnp.where(nx > 0, nx, 1.0), (0, 1))
+      return jnp.where(nx > 0, off, at_zero).reshape(())
+    v, m = self._vm(self._rows(b), x.dtype)
+    interval = self.penalty._elem_subdiff(x, v, m)
+    if interval is None:
+      L = jnp.asarray(L, x.dtype)
+      z = self.penalty._elem_prox(x - g / L, 1.0 / L, v, m)
+      return L * _safe_norm(x - z, (0, 1)).reshape(())
+    lo, hi = interval
+    d = jnp.maximum(jnp.maximum(lo + g, -g - hi), 0.0)
+    return _safe_norm(d, (0, 1)).reshape(())
+
+  def block_alpha_max(self, g, b):
+    """The smallest α making 0 optimal for block b given the gradient g at 0."""
+    if self.kind == "group":
+      w = jnp.asarray(np.asarray(self._group_w), g.dtype)[b]
+      return _safe_ratio(_safe_norm(g, (0, 1)).reshape(()), w)
+    v, m = self._vm(self._rows(b), g.dtype)
+    return jnp.max(self.penalty._elem_alpha_max(g, v, m))
+
+
+def _coords_flatten(c):
+  keys = jax.tree_util.GetAttrKey
+  return [(keys("penalty"), c.penalty), (keys("v"), c.v), (keys("m"), c.m)], c._aux()
+
+
+def _coords_unflatten(aux, children):
+  kind, p, T, blocks, group_w = aux
+  return Coordinates(*children, kind=kind, n_features=p, n_outputs=T, blocks=blocks,
+                     group_w=group_w)
+
+
+jax.tree_util.register_pytree_with_keys(Coordinates, _coords_flatten, _coords_unflatten)
+
+
+def _block_shrink(x, t, axes):
+  """The block soft-threshold factor max(0, 1 − t/‖x‖) (0 where x = 0)."""
+  norm = _safe_norm(x, axes)
+  scale = jnp.maximum(0.0, 1.0 - t / jnp.where(norm > 0, norm, 1.0))
+  return jnp.where(norm > 0, scale, 0.0)
+
+
+def _row_mask(mask, p, T, name="mask"):
+  """A 0/1 float array (p,) from a penalty's mask, for a (p, T) coefficient matrix."""
+  if mask is None:
+    return np.ones(p)
+  if isinstance(mask, _RowMask):
+    arr = np.asarray(mask, bool)
+  elif callable(mask):
+    arr = mask(np.zeros((p, T)))
+    arr = np.asarray(arr)
+  else:
+    arr = np.asarray(mask.tree(), dtype=object)
+  if arr.shape == () and isinstance(arr.item(), (bool, np.bool_)):
+    return np.full(p, float(bool(arr.item())))
+  if arr.shape != (p,) or arr.dtype != np.bool_:
+    raise ValueError(f"{name} must be a bool, a bool array of shape (n_features,) = ({p},) or a "
+                     f"callable returning one, got shape {arr.shape} and dtype {arr.dtype}.")
+  return arr.astype(np.float64)
+
+
+def _row_weights(pen, p):
+  """L1/L2 weights as an array (p,), checked: None → 1, a scalar or shape (p,)."""
+  w = getattr(pen, "weights", None)
+  if w is None:
+    return jnp.ones(p)
+  if not isinstance(w, (jax.Array, np.ndarray)) and jax.tree_util.tree_leaves(w) != [w]:
+    raise ValueError(f"weights must be a scalar or an array of shape (n_features,) = ({p},) "
+                     f"for a linear model, got a {type(w).__name__}.")
+  if jnp.shape(w) not in ((), (p,)):
+    raise ValueError(f"weights must be a scalar or have shape (n_features,) = ({p},), got shape "
+                     f"{jnp.shape(w)}.")
+  return jnp.broadcast_to(jnp.asarray(w), (p,))
+
+
+def _linear_groups(pen, mask, p, T):
+  """The row blocks and √|g| of a GroupLasso on a (p, T) coefficient matrix."""
+  keep = [i for i in range(p) if mask[i] > 0]
+  if pen.groups is not None:
+    _check_groups_rows(pen.groups, (p,), f"the coefficients (n_features = {p})")
+    groups = [tuple(i for i in g if mask[i] > 0) for g in pen.groups]
+  elif pen.axis is None:
+    groups = [tuple(keep)]
+  elif pen.axis in (1, -1, (1,), (-1,)):
+    groups = [(i,) for i in keep]
+  else:
+    raise ValueError(
+        f"axis={pen.axis!r} has no view on the (p, T) coefficients of a linear model: use "
+        "groups=... (rows), axis=1 (each row one group) or axis=None (one group).")
+  groups = [g for g in groups if g]
+  covered = {i for g in groups for i in g}
+  free = [(i,) for i in range(p) if i not in covered]
+  width = max(len(g) for g in groups + free)
+  blocks = tuple(tuple(g) + (p,) * (width - len(g)) for g in groups + free)
+  group_w = tuple(math.sqrt(len(g) * T) for g in groups) + (0.0,) * len(free)
+  return blocks, group_w
+
+
+def coordinates(penalty: Penalty, n_features: int, n_outputs: int = 1) -> Coordinates:
+  r"""The solver view of a penalty on the coefficients W (p, T) of a linear model.
+
+  Validates once (weights, mask, groups) and returns a :class:`Coordinates`
+  whose methods the linear-model solvers call in their inner loops.
+
+  Supported penalties: ``L1`` (weights None, a scalar or shape (p,); weight 0 =
+  unpenalized), ``L2`` (weights), ``ElasticNet``, ``Lp``, ``MCP``, ``SCAD``,
+  ``Box`` / ``NonNegative`` with any of these inside (all separable: one block
+  per row), and ``GroupLasso`` with ``groups`` (row groups; rows in no group
+  are unpenalized), ``axis=1`` (each row one group of size T, the multitask
+  lasso) or ``axis=None`` (all of W one group). A group's size |g| counts
+  entries: rows × T. A mask (None, a bool, a bool array of shape (p,) with
+  True = penalized, or a callable given a (p, T) array) leaves the other rows
+  unpenalized; for a group lasso they leave their group, which shrinks.
+
+  Args:
+    penalty: the penalty; α must be a scalar (map over a batch with ``jax.vmap``).
+    n_features: p, the number of rows of W.
+    n_outputs: T, its number of columns.
+
+  Returns:
+    A :class:`Coordinates`.
+
+  Raises:
+    TypeError: ``penalty`` is not a penalty with a linear-model view.
+    ValueError: bad ``n_features``/``n_outputs``, non-scalar ``alpha``, ``weights``
+      of the wrong shape, a ``mask`` of the wrong shape, ``groups`` out of range
+      or a GroupLasso ``axis`` with no row view; each names the argument.
+
+  Example:
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> from jaxreg.penalties import coordinates
+    >>> c = coordinates(jr.L1(1.0, weights=jnp.array([1.0, 0.0])), 2)
+    >>> c.prox(jnp.array([[3.0], [3.0]]), 1.0)[:, 0]
+    Array([2., 3.], dtype=float32)
+  """
+  for name, value in (("n_features", n_features), ("n_outputs", n_outputs)):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+      raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+  p, T = int(n_features), int(n_outputs)
+  if not isinstance(penalty, (GroupLasso, Box) + _SEPARABLE):
+    raise TypeError(
+        f"penalty must be L1, L2, ElasticNet, Lp, MCP, SCAD, GroupLasso, Box or NonNegative "
+        f"for a linear model, got {type(penalty).__name__}.")
+  if jnp.ndim(penalty.alpha) != 0:
+    raise ValueError(f"alpha must be a scalar here, got shape {jnp.shape(penalty.alpha)}; map "
+                     "over a batch of α with jax.vmap.")
+  ones = jnp.ones(p + 1).at[p].set(0.0)
+  if isinstance(penalty, GroupLasso):
+    mask = _row_mask(penalty.mask, p, T)
+    blocks, group_w = _linear_groups(penalty, mask, p, T)
+    return Coordinates(penalty, ones, ones, kind="group", n_features=p, n_outputs=T,
+                       blocks=blocks, group_w=group_w)
+  if isinstance(penalty, Box):
+    m = _row_mask(penalty.mask, p, T)
+    inner = penalty.penalty
+  else:
+    m, inner = np.ones(p), penalty
+  if inner is None:
+    v = jnp.ones(p)
+  else:
+    v = _row_weights(inner, p) * jnp.asarray(_row_mask(inner.mask, p, T))
+  v = jnp.concatenate([v, jnp.zeros(1, v.dtype)])
+  m = jnp.asarray(np.concatenate([m, [0.0]]))
+  return Coordinates(penalty, v, m, kind="separable", n_features=p, n_outputs=T)
