@@ -1467,6 +1467,16 @@ class Coordinates:
     return (f"Coordinates({self.penalty!r}, n_features={self.n_features}, "
             f"n_outputs={self.n_outputs}, n_blocks={self.n_blocks})")
 
+  def with_alpha(self, alpha) -> "Coordinates":
+    """The same view with the penalty's α replaced (unchecked: α may be traced).
+
+    Paths and sweeps call this inside jitted code, once per α; the structure
+    (blocks, weights, mask) is the one validated when the view was built.
+    """
+    return Coordinates(_with_alpha(self.penalty, alpha), self.v, self.m, kind=self.kind,
+                       n_features=self.n_features, n_outputs=self.n_outputs,
+                       blocks=self._blocks, group_w=self._group_w)
+
   # --- helpers ------------------------------------------------------------------
   def _rows(self, b):
     return jnp.asarray(self.blocks)[b]
@@ -1533,6 +1543,23 @@ class Coordinates:
       return _safe_ratio(_safe_norm(g, (0, 1)).reshape(()), w)
     v, m = self._vm(self._rows(b), g.dtype)
     return jnp.max(self.penalty._elem_alpha_max(g, v, m))
+
+
+def _with_alpha(pen, alpha):
+  """A copy of ``pen`` with α set, bypassing validation (for traced α)."""
+  if isinstance(pen, Box):
+    if pen.penalty is None:
+      return pen
+    out = object.__new__(Box)
+    for f in pen._init_fields():
+      object.__setattr__(out, f, getattr(pen, f))
+    object.__setattr__(out, "penalty", _with_alpha(pen.penalty, alpha))
+    return out
+  out = object.__new__(type(pen))
+  for f in pen._init_fields():
+    object.__setattr__(out, f, getattr(pen, f))
+  object.__setattr__(out, "alpha", alpha)
+  return out
 
 
 def _coords_flatten(c):
