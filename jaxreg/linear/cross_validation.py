@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxreg.linear import _coordinate_descent as _cd
+from jaxreg.linear._data import check_folds, check_Xy, kfold
 from jaxreg.linear import paths as _paths
 from jaxreg.linear.fit import ConvergenceWarning
 
@@ -58,103 +59,6 @@ class CVResult(NamedTuple):
   coefs: jax.Array
   converged: jax.Array
   coefs_converged: jax.Array
-
-
-def kfold(n_samples: int, n_folds: int):
-  """Contiguous, unshuffled folds as scikit-learn's ``KFold(n_folds)`` makes them.
-
-  The first ``n_samples % n_folds`` folds hold one extra sample.
-
-  Args:
-    n_samples: number of samples n.
-    n_folds: number of folds, 2 ≤ n_folds ≤ n.
-
-  Returns:
-    A list of (train, test) integer index arrays.
-
-  Example:
-    >>> from jaxreg.linear.cross_validation import kfold
-    >>> [test.tolist() for _, test in kfold(5, 2)]
-    [[0, 1, 2], [3, 4]]
-  """
-  sizes = np.full(n_folds, n_samples // n_folds)
-  sizes[: n_samples % n_folds] += 1
-  bounds = np.concatenate([[0], np.cumsum(sizes)])
-  idx = np.arange(n_samples)
-  return [(np.concatenate([idx[:a], idx[b:]]), idx[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def _index_array(a, i, name, n):
-  a = np.asarray(a)
-  if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
-    raise ValueError(f"cv[{i}] {name} indices must be a non-empty 1-D integer array, got "
-                     f"dtype {a.dtype} and shape {a.shape}.")
-  if a.min() < -n or a.max() >= n:
-    raise ValueError(f"cv[{i}] {name} indices must lie in [0, {n}), got {a.min()}..{a.max()}.")
-  return a % n
-
-
-def check_folds(cv, X=None, y=None, n=None):
-  """The (train, test) index pairs of ``cv``, as scikit-learn's ``check_cv`` reads it.
-
-  Accepted, as for ``LassoCV(cv=...)``: None (5 folds), an int K ≥ 2
-  (``KFold(K)``: contiguous, unshuffled), a splitter object with a
-  ``split(X, y)`` method (``KFold(shuffle=True)``, ``TimeSeriesSplit``,
-  ``ShuffleSplit``, ...), or an iterable of (train, test) index arrays.
-  Train and test need not cover every row, may overlap, and may repeat an
-  index (the row then counts as many times, as ``X[train]`` does).
-
-  Args:
-    cv: the fold specification.
-    X, y: the data handed to ``cv.split`` (only its shape is needed otherwise).
-    n: the number of samples when X is None.
-
-  Returns:
-    A list of (train, test) integer arrays with indices in [0, n).
-
-  Example:
-    >>> from sklearn.model_selection import TimeSeriesSplit
-    >>> import numpy as np
-    >>> from jaxreg.linear.cross_validation import check_folds
-    >>> [(tr.tolist(), te.tolist()) for tr, te in check_folds(TimeSeriesSplit(2), np.zeros((6, 1)))]
-    [([0, 1], [2, 3]), ([0, 1, 2, 3], [4, 5])]
-  """
-  if n is None:
-    n = np.shape(X)[0]
-  if cv is None:
-    cv = 5
-  if isinstance(cv, bool):
-    raise TypeError("cv must be an int, a splitter with a split method or an iterable of "
-                    "(train, test) index arrays, got a bool.")
-  if isinstance(cv, (int, np.integer)):
-    if cv < 2:
-      raise ValueError(f"cv must be at least 2 folds, got {cv}.")
-    if cv > n:
-      raise ValueError(f"cv={cv} folds is more than the {n} samples.")
-    return kfold(n, int(cv))
-  if hasattr(cv, "split") and not isinstance(cv, (str, bytes)):
-    if X is None:
-      X = np.zeros((n, 1))
-    folds = cv.split(X, y)
-  else:
-    folds = cv
-  if isinstance(folds, (str, bytes)):
-    raise TypeError(f"cv must be an int, a splitter or (train, test) index arrays, got {cv!r}.")
-  try:
-    folds = list(folds)
-  except TypeError as e:
-    raise TypeError(f"cv must be an int, a splitter with a split method or an iterable of "
-                    f"(train, test) index arrays, got {type(cv).__name__}.") from e
-  if len(folds) < 1:
-    raise ValueError("cv must hold at least one (train, test) pair.")
-  out = []
-  for i, pair in enumerate(folds):
-    try:
-      train, test = pair
-    except (TypeError, ValueError) as e:
-      raise TypeError(f"cv[{i}] must be a (train, test) pair of index arrays.") from e
-    out.append((_index_array(train, i, "train", n), _index_array(test, i, "test", n)))
-  return out
 
 
 def _train_stats(Xn, yn, S, s_, y2full, train, fit_intercept):
@@ -249,7 +153,7 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     Friedman, Hastie & Tibshirani (2010), glmnet's ``cv.glmnet`` (the
     one-standard-error rule); scikit-learn's ``LassoCV``.
   """
-  X, y = _paths.check_Xy(X, y)
+  X, y = check_Xy(X, y)
   r = _paths._check_l1_ratio(l1_ratio)
   max_iter = _paths._check_positive_int(max_iter, "max_iter")
   tol = max(_paths._check_positive_float(tol, "tol"), _paths.tol_floor(X.dtype))

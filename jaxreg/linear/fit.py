@@ -86,6 +86,7 @@ from jaxreg.penalties import soft_threshold
 from jaxreg import _checks
 from jaxreg.implicit import default_tol, implicit_solution
 from jaxreg.linear import _coordinate_descent, _logistic
+from jaxreg.linear._data import center, check_Xy
 from jaxreg.linear._batch_enet import enet_dual_newton
 from jaxreg.penalties import ElasticNet, L1, L2, Penalty
 
@@ -138,34 +139,14 @@ def _warn_unconverged(converged, what, hint):
 
 
 def _check_data(X, y, loss, name_x="X", name_y="y", batched=False):
-  """Arrays of a common floating dtype, shapes checked, values when concrete."""
+  """The checks of :func:`jaxreg.linear._data.check_Xy` (X's floating dtype,
+  as scikit-learn), after the loss's name and before its labels."""
   if loss not in _LOSSES:
     raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}.")
-  X = jnp.asarray(X)
-  y = jnp.asarray(y)
-  ndim = 3 if batched else 2
-  if X.ndim != ndim:
-    raise ValueError(f"{name_x} must be a {ndim}-d array, got shape {X.shape}.")
-  if y.ndim != ndim - 1:
-    raise ValueError(f"{name_y} must be a {ndim - 1}-d array, got shape {y.shape}.")
-  if X.shape[:-1] != y.shape:
-    raise ValueError(
-        f"{name_x} and {name_y} disagree: {name_x} has shape {X.shape}, {name_y} has shape {y.shape}.")
-  if X.shape[-2] < 1 or X.shape[-1] < 1:
-    raise ValueError(f"{name_x} must have at least one sample and one feature, got {X.shape}.")
-  for arr, nm in ((X, name_x), (y, name_y)):
-    if not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)
-            or arr.dtype == jnp.bool_):
-      raise TypeError(f"{nm} must be real-valued, got dtype {arr.dtype}.")
-  dtype = X.dtype if jnp.issubdtype(X.dtype, jnp.floating) else jnp.result_type(float)
-  X = X.astype(dtype)
-  y = y.astype(dtype)
-  if _checks.is_concrete((X, y)):
-    for arr, nm in ((X, name_x), (y, name_y)):
-      if not bool(np.all(np.isfinite(np.asarray(arr)))):
-        raise ValueError(f"{nm} contains NaN or infinite values.")
-    if loss == "logistic" and not bool(np.all((np.asarray(y) == 0) | (np.asarray(y) == 1))):
-      raise ValueError(f"{name_y} must hold labels 0 and 1 for the logistic loss.")
+  X, y = check_Xy(X, y, name_x, name_y, batched=batched, dtype_from="X")
+  if loss == "logistic" and _checks.is_concrete(y) and not bool(
+      np.all((np.asarray(y) == 0) | (np.asarray(y) == 1))):
+    raise ValueError(f"{name_y} must hold labels 0 and 1 for the logistic loss.")
   return X, y
 
 
@@ -468,20 +449,6 @@ def _fista_rounds(Xc, yc, n, a1, a2, w0, tol, max_iter):
   return jnp.where(ok, w_p, w), it, ok
 
 
-def _center(X, y, m, fit_intercept):
-  """Centres the rows selected by the 0/1 weights m; zeroes the others."""
-  n = jnp.sum(m)
-  if fit_intercept:
-    xm = m @ X / n
-    ym = m @ y / n
-  else:
-    xm = jnp.zeros(X.shape[1], X.dtype)
-    ym = jnp.zeros((), X.dtype)
-  Xc = (X - xm) * m[:, None]
-  yc = (y - ym) * m
-  return Xc, yc, n, xm, ym
-
-
 def _squared_optimality(w, theta, D, s):
   """The optimality condition on the support D (signs s), identity off it.
 
@@ -501,7 +468,7 @@ def _support(w, a1):
 
 
 def _fit_squared(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver, uniform=False):
-  Xc, yc, n, xm, ym = _center(X, y, m, fit_intercept)
+  Xc, yc, xm, ym, n = center(X, y, fit_intercept, mask=m)
   theta = (Xc, yc, n, a1, a2)
   sg = jax.lax.stop_gradient
   refine = 0
@@ -838,7 +805,7 @@ def _fit_batch_dual(Xs, ys, penalty, fit_intercept, tol, max_iter, chunk_size):
     X, y, pen = args
     a1, a2 = jax.vmap(lambda q: _penalty_parts(q, p, dtype))(pen)
     m = jnp.ones(n, dtype)
-    Xc, yc, nn, xm, ym = jax.vmap(lambda X_, y_: _center(X_, y_, m, fit_intercept))(X, y)
+    Xc, yc, xm, ym, nn = jax.vmap(lambda X_, y_: center(X_, y_, fit_intercept, mask=m))(X, y)
     theta = (Xc, yc, nn, a1, a2)
     w_d, it, ok = enet_dual_newton(sg(Xc), sg(yc), sg(a1[:, 0]), sg(a2), tol, min(max_iter, 100))
 

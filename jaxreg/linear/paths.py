@@ -25,6 +25,7 @@ import numpy as np
 from jaxreg import _checks
 from jaxreg.linear import _coordinate_descent as _cd
 from jaxreg.linear import _logistic
+from jaxreg.linear._data import center, check_Xy
 from jaxreg.linear.fit import ConvergenceWarning, _warn_unconverged
 
 __all__ = ["ConvergenceWarning", "PathResult", "ridge_path", "enet_path", "lasso_path", "logistic_path"]
@@ -59,51 +60,6 @@ class PathResult(NamedTuple):
 
 
 # --- input checks ------------------------------------------------------------
-
-def _float_dtype(*arrays):
-  dtype = jnp.result_type(*arrays)
-  if not jnp.issubdtype(dtype, jnp.floating):
-    dtype = jnp.result_type(float)
-  return dtype
-
-
-def check_Xy(X, y, name_X="X", name_y="y"):
-  """Converts X (n, p) and y (n,) to one floating dtype, with clear errors."""
-  for name, a in ((name_X, X), (name_y, y)):
-    if a is None:
-      raise TypeError(f"{name} must be an array, got None.")
-  if not isinstance(X, jax.core.Tracer):
-    Xn = np.asarray(X)
-    if Xn.dtype == object or not (np.issubdtype(Xn.dtype, np.number) or Xn.dtype == bool):
-      raise TypeError(f"{name_X} must be a numeric array, got dtype {Xn.dtype}.")
-  if not isinstance(y, jax.core.Tracer):
-    yn = np.asarray(y)
-    if yn.dtype == object or not (np.issubdtype(yn.dtype, np.number) or yn.dtype == bool):
-      raise TypeError(f"{name_y} must be a numeric array, got dtype {yn.dtype}.")
-  X = jnp.asarray(X)
-  y = jnp.asarray(y)
-  if jnp.iscomplexobj(X) or jnp.iscomplexobj(y):
-    raise TypeError(f"{name_X} and {name_y} must be real-valued.")
-  dtype = _float_dtype(X, y)
-  X = X.astype(dtype)
-  y = y.astype(dtype)
-  if X.ndim != 2:
-    raise ValueError(f"{name_X} must be 2-D (n_samples, n_features), got shape {X.shape}.")
-  if y.ndim != 1:
-    raise ValueError(f"{name_y} must be 1-D (n_samples,), got shape {y.shape}.")
-  if X.shape[0] != y.shape[0]:
-    raise ValueError(
-        f"{name_X} and {name_y} have different numbers of samples: "
-        f"{X.shape[0]} and {y.shape[0]}.")
-  if X.shape[0] < 1 or X.shape[1] < 1:
-    raise ValueError(f"{name_X} must have at least one sample and one feature, got {X.shape}.")
-  if _checks.is_concrete((X, y)):
-    if not bool(jnp.all(jnp.isfinite(X))):
-      raise ValueError(f"{name_X} contains NaN or infinite values.")
-    if not bool(jnp.all(jnp.isfinite(y))):
-      raise ValueError(f"{name_y} contains NaN or infinite values.")
-  return X, y
-
 
 def _check_l1_ratio(l1_ratio):
   if isinstance(l1_ratio, jax.core.Tracer):
@@ -145,15 +101,6 @@ def check_alphas(alphas, dtype, allow_zero=False):
       bound = ">= 0" if allow_zero else "> 0"
       raise ValueError(f"alphas must be finite and {bound}, got {a!r}.")
   return -jnp.sort(-alphas)
-
-
-def center(X, y, fit_intercept):
-  """Centered copies of X and y and their means (zeros without intercept)."""
-  if fit_intercept:
-    x_mean = jnp.mean(X, axis=0)
-    y_mean = jnp.mean(y)
-    return X - x_mean, y - y_mean, x_mean, y_mean
-  return X, y, jnp.zeros(X.shape[1], X.dtype), jnp.zeros((), X.dtype)
 
 
 def alpha_grid(Xc, yc, l1_ratio, n_alphas, eps):
@@ -245,7 +192,7 @@ def ridge_path(X, y, alphas, fit_intercept: bool = True) -> PathResult:
   """
   X, y = check_Xy(X, y)
   alphas = check_alphas(alphas, X.dtype, allow_zero=True)
-  Xc, yc, x_mean, y_mean = center(X, y, fit_intercept)
+  Xc, yc, x_mean, y_mean, _ = center(X, y, fit_intercept)
   coefs = _ridge_core(Xc, yc, alphas)
   intercepts = y_mean - coefs @ x_mean
   zeros = jnp.zeros(alphas.shape, X.dtype)
@@ -436,7 +383,7 @@ def _prepare(X, y, alphas, r, eps, tol, n_alphas, fit_intercept, gram, G=None):
   """Centering, the grid, the Gram matrix and the sum-form penalties, in one
   compiled program (the solver itself is a separate, shared one)."""
   n = X.shape[0]
-  Xc, yc, x_mean, y_mean = center(X, y, fit_intercept)
+  Xc, yc, x_mean, y_mean, _ = center(X, y, fit_intercept)
   if alphas is None:
     alphas = alpha_grid(Xc, yc, r, n_alphas, eps)
   y2 = jnp.dot(yc, yc)

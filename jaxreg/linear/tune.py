@@ -67,12 +67,16 @@ import optax
 
 from jaxreg.penalties import soft_threshold
 from jaxreg import _checks
-from jaxreg.linear.cross_validation import check_folds
+from jaxreg.linear._data import fold_masks
 
 # The package re-exports the function ``fit`` under the module's name.
 _fit = importlib.import_module("jaxreg.linear.fit")
 
 __all__ = ["TuneResult", "tune", "tune_cv"]
+
+# The folds as (K, n) masks: the one implementation is jaxreg.linear._data.fold_masks;
+# the old name stays importable (tests use it).
+kfold_masks = fold_masks
 
 
 class TuneResult(NamedTuple):
@@ -693,42 +697,6 @@ def _tune_impl(X, y, X_val, y_val, penalty, log_a0, t_lo, t_hi, *, search, steps
   return _run_search(search, objective, log_a0, w0, steps, t_lo, t_hi)
 
 
-def kfold_masks(n: int, cv: Union[int, Sequence, Any, None] = 5, X=None, y=None):
-  """(K, n) train and test masks of a fold specification, as ``LassoCV`` reads it.
-
-  ``cv`` is read by :func:`jaxreg.linear.cross_validation.check_folds`: None
-  or K (K contiguous folds as scikit-learn's ``KFold(K)``), a splitter
-  object with ``split(X, y)``, or (train, test) index pairs. Rows may be in
-  neither set of a fold. A test row listed twice counts twice; a training
-  row may be listed once only.
-
-  Args:
-    n: number of samples.
-    cv: the fold specification.
-    X, y: the data handed to ``cv.split`` (optional otherwise).
-
-  Returns:
-    ``(train, test)``, two (K, n) float arrays: 0/1 for train, counts for test.
-
-  Example:
-    >>> train, test = kfold_masks(5, 2)
-    >>> test
-    array([[1., 1., 1., 0., 0.],
-           [0., 0., 0., 1., 1.]])
-  """
-  folds = check_folds(cv, X, y, n=n)
-  train = np.zeros((len(folds), n))
-  test = np.zeros((len(folds), n))
-  for k, (tr, te) in enumerate(folds):
-    counts = np.bincount(tr, minlength=n)
-    if counts.max() > 1:
-      raise ValueError(f"cv[{k}] train indices repeat a row; tune_cv weighs training rows 0 "
-                       "or 1 (use cross_validate for bootstrap folds).")
-    train[k] = counts
-    test[k] = np.bincount(te, minlength=n)
-  return train, test
-
-
 def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercept: bool = True,
             steps: int = 40, learning_rate: Optional[float] = None,
             optimizer: Optional[optax.GradientTransformation] = None, max_step: float = 1.5,
@@ -793,7 +761,7 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercep
   solver = _fit._choose_solver(penalty, "squared", solver, batched=False)
   X, y, tol, max_iter, solver = _fit._prepare(X, y, penalty, "squared", tol, max_iter, solver)
   n, p = X.shape
-  train, test = kfold_masks(n, cv, np.asarray(X), np.asarray(y))
+  train, test = fold_masks(n, cv, np.asarray(X), np.asarray(y))
   alpha_max = _alpha_max(X, y, train, penalty, "squared", fit_intercept)
   train = jnp.asarray(train, X.dtype)
   test = jnp.asarray(test, X.dtype)
