@@ -166,33 +166,39 @@ def test_mcp_logistic_is_stationary(x64):
   assert ours < null
 
 
-def test_group_lasso_logistic_kkt_and_vmap(x64):
-  """Blocks of several rows, solved for three α at once under vmap."""
-  rng, X, w = _data(5)
-  y = (rng.random(len(X)) < expit(2 * X @ w)).astype(float)
+def test_group_lasso_multinomial_kkt_and_vmap(x64):
+  """Blocks of several rows and coupled outputs, for three α at once under vmap."""
+  rng, X, _ = _data(5, n=80)
+  K = 3
+  W_true = np.zeros((X.shape[1], K))
+  W_true[:5] = 1.5 * rng.standard_normal((5, K))
+  labels = np.array([rng.choice(K, p=q) for q in softmax(X @ W_true, axis=1)])
+  Y = np.eye(K)[labels]
   groups = [[0, 1], [2, 3, 4], [5, 6], [7, 8, 9]]
   n, p = X.shape
-  alphas = jnp.array([0.005, 0.03, 0.08])
-  Xj, Yj = jnp.asarray(X), jnp.asarray(y)[:, None]
+  alphas = jnp.array([0.003, 0.02, 0.05])
+  Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
 
   def one(a):
-    coords = penalties.coordinates(jr.GroupLasso(a, groups=groups), p, 1)
-    return prox_newton.solve(Xj, Yj, datafits.Logistic(), coords, jnp.zeros((p, 1)), jnp.zeros(1),
-                             fit_intercept=True, tol=1e-10, max_iter=200)
+    coords = penalties.coordinates(jr.GroupLasso(a, groups=groups), p, K)
+    return prox_newton.solve(Xj, Yj, datafits.Multinomial(), coords, jnp.zeros((p, K)),
+                             jnp.zeros(K), fit_intercept=True, tol=1e-10, max_iter=200)
 
   batch = jax.jit(jax.vmap(one))(alphas)
-  assert bool(jnp.all(batch.converged))
+  assert bool(jnp.all(batch.converged)) and int(jnp.max(batch.n_iter)) <= 40
   n_zero = []
   for k, a in enumerate(np.asarray(alphas)):
-    w_k, b_k = np.asarray(batch.W[k, :, 0]), float(batch.b[k, 0])
-    resid = expit(X @ w_k + b_k) - y
-    assert abs(resid.mean()) <= 1e-9
+    W_k, b_k = np.asarray(batch.W[k]), np.asarray(batch.b[k])
+    resid = softmax(X @ W_k + b_k, axis=1) - Y
+    np.testing.assert_allclose(resid.mean(axis=0), 0, atol=1e-9)
     grad = X.T @ resid / n
     zero = 0
     for g in groups:
-      scale = a * np.sqrt(len(g))
-      if np.linalg.norm(w_k[g]) > 0:
-        np.testing.assert_allclose(grad[g] + scale * w_k[g] / np.linalg.norm(w_k[g]), 0, atol=1e-9)
+      # A group's weight √|g| counts its entries: rows × classes.
+      scale = a * np.sqrt(len(g) * K)
+      norm = np.linalg.norm(W_k[g])
+      if norm > 0:
+        np.testing.assert_allclose(grad[g] + scale * W_k[g] / norm, 0, atol=1e-9)
       else:
         zero += 1
         assert np.linalg.norm(grad[g]) <= scale + 1e-9

@@ -14,24 +14,30 @@ by coordinate descent on a working set of blocks (every nonzero block, then
 those with the largest optimality violations; twice as many as the nonzero
 ones, at least ``ws_start``), each block b moved by a proximal step of
 1/L_b, L_b = maxₜ λ_max(X_bᵀ diag(hₜ) X_b) (Σᵢ hᵢₜXᵢⱼ² for one row), and the
-intercept by an exact Newton step. With several outputs and a separable
-penalty the model keeps the exact Hessian instead of its diagonal,
+intercept by an exact Newton step.
 
-    q(Δ, δ) = Σᵢ [gᵢᵀRᵢ + ½ Rᵢᵀ ∇²ᵢf Rᵢ] + P(W + Δ)
+With several outputs the model keeps the datafit's exact Hessian instead of
+its diagonal (a Hessian-vector product of the gradient; the multinomial's
+classes are coupled),
 
-(a Hessian-vector product of the datafit's gradient; the multinomial's
-classes are coupled), and each entry (j, t) moves alone, by an exact
-proximal Newton step along it (its curvature Σᵢ hᵢₜXᵢⱼ²). A backtracking
-line search on F along (Δ, δ) then takes the first t ∈ {1, ½, ¼, …} with
+    q(Δ, δ) = Σᵢ [gᵢᵀRᵢ + ½ Rᵢᵀ ∇²ᵢf Rᵢ] + P(W + Δ):
+
+a separable penalty then moves each entry (j, t) alone, by an exact
+proximal Newton step along it (its curvature is Σᵢ hᵢₜXᵢⱼ²), and a block
+penalty moves blocks by steps whose L_b uses Gershgorin's bound
+∇²ᵢf ⪯ diag(hᵢ + Σ_{s≠t}|∇²ᵢf|ₜₛ) (twice the diagonal for the multinomial,
+the diagonal itself where the outputs are independent).
+
+A backtracking line search on F along (Δ, δ) then takes the first
+t ∈ {1, ½, ¼, …} with
 
     F(W + tΔ, b + tδ) ≤ F(W, b) + σ t Λ,   Λ = Σ g∘R + P(W + Δ) − P(W)
 
 (Λ ≤ −½ Rᵀ∇²f R ≤ 0 whenever the model decreased), which keeps the method
-a descent method also where the model is only a diagonal approximation
-(multinomial with a block penalty) or not a bound (Poisson, Huber). It
-stops when the largest block violation, with |∂f/∂b|, is at most ``tol``.
-Non-convex separable penalties (MCP, SCAD, Lp with p < 1) enter only
-through their block proximal operators.
+a descent method where the curvature has no global bound (Poisson) or
+jumps (Huber). It stops when the largest block violation, with |∂f/∂b|,
+is at most ``tol``. Non-convex separable penalties (MCP, SCAD, Lp with
+p < 1) enter only through their block proximal operators.
 
 References:
   Lee, Sun & Saunders (2014), "Proximal Newton-type methods for minimizing
@@ -53,8 +59,8 @@ from jaxreg.linear.solvers._common import SolverResult
 
 __all__ = ["solve"]
 
-# Armijo's sufficient-decrease fraction; a larger one rejects good Newton
-# steps of the diagonal models (multinomial) too often.
+# Armijo's sufficient-decrease fraction (small: the full step of an
+# approximate model is still worth taking when it decreases F at all).
 _SIGMA = 1e-4
 # Block curvatures are floored at this fraction of a reference curvature
 # (a block whose rows all lie where h = 0, as Huber's outliers, would
@@ -169,7 +175,11 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
   base = block_lipschitz(X, blocks, jnp.full((n, T), 1.0 / n, dtype))
   tiny = jnp.sqrt(jnp.finfo(dtype).tiny)
   eps = jnp.finfo(dtype).eps
-  entrywise = T > 1 and coords.separable
+  # With several outputs the model keeps the datafit's exact Hessian
+  # (multinomial classes are coupled); separable penalties then move entry
+  # by entry.
+  exact = T > 1
+  entrywise = exact and coords.separable
 
   def penalty(W):
     return coords.value(W)
@@ -203,19 +213,34 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     ws_size = jnp.clip(2 * jnp.sum(nonzero), min(ws_start, n_blocks), n_blocks)
     tol_in = 0.3 * loc.violation
     h_int = jnp.maximum(jnp.sum(loc.H, axis=0), tiny)
-    if entrywise:
+    if exact:
       # R ↦ ∇²f(η)R, exact (the multinomial's Hessian is not diagonal).
       _, hvp = jax.linearize(lambda e: datafit.gradient(Y, e), s.eta)
+      if not entrywise:
+        # Blocks of rows move by steps bounded with Gershgorin's circles:
+        # each row's T × T Hessian is below diag(h + Σ|off-diagonal|).
+        def add_column(t, off):
+          col = hvp(jnp.zeros((n, T), dtype).at[:, t].set(1.0))   # column t of each row's
+          return off + jnp.abs(col).at[:, t].set(0.0)             # Hessian, diagonal out
+
+        off = lax.fori_loop(0, T, add_column, jnp.zeros((n, T), dtype))
+        block_lip = jnp.max(jnp.maximum(block_lipschitz(X, blocks, loc.H + off), loc.lip),
+                            axis=1)
+    if not entrywise and not exact:
+      block_lip = jnp.max(loc.lip, axis=1)
+
+    def model_hvp(R):
+      return hvp(R) if exact else loc.H * R
 
     def update_block(k, c):
-      # A block of rows moves together by one prox step of the diagonal model.
+      # A block of rows moves together by one prox step of the model.
       Wc, bc, R, move = c
       j = order[k]
       idx = blocks[j]
       Xb = Xp[:, idx]                                # (n, B)
       x = Wc[idx]                                    # (B, T)
-      grad = gWp[idx] + Xb.T @ (loc.H * R)
-      L = jnp.max(loc.lip[j])
+      grad = gWp[idx] + Xb.T @ model_hvp(R)
+      L = block_lip[j]
       x_new = coords.block_prox(x - grad / L, 1.0 / L, j)
       d = jnp.where(valid[j], x_new - x, 0.0)
       R = R + Xb @ d
@@ -247,7 +272,7 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     def intercept(bc, R, move):
       # The unpenalised intercept: an exact Newton step of the model (one
       # output at a time where the outputs are coupled).
-      if not entrywise:
+      if not exact:
         g_int = loc.gb + jnp.sum(loc.H * R, axis=0)
         d_int = -g_int / h_int
         return bc + d_int, R + d_int, jnp.maximum(move, jnp.max(jnp.abs(g_int)))
