@@ -11,7 +11,8 @@ warns with :class:`ConvergenceWarning` (when its result is concrete).
 
 from jaxreg.linear.cross_validation import CVResult, cross_validate
 from jaxreg.linear.fit import ConvergenceWarning, FitResult, fit, fit_batch
-from jaxreg.linear.paths import PathResult, enet_path, lasso_path, logistic_path, ridge_path
+from jaxreg.linear import datafits
+from jaxreg.linear.paths import PathResult, enet_path, lasso_path, logistic_path, path, ridge_path
 from jaxreg.linear.tune import TuneResult, tune, tune_cv
 
 __all__ = [
@@ -21,11 +22,13 @@ __all__ = [
     "PathResult",
     "TuneResult",
     "cross_validate",
+    "datafits",
     "enet_path",
     "fit",
     "fit_batch",
     "lasso_path",
     "logistic_path",
+    "path",
     "ridge_path",
     "tune",
     "tune_cv",

@@ -50,7 +50,8 @@ def _check_numeric(a, name):
     raise TypeError(f"{name} must be real-valued, got dtype {dtype}.")
 
 
-def check_Xy(X, y, name_X="X", name_y="y", *, batched=False, dtype_from="Xy"):
+def check_Xy(X, y, name_X="X", name_y="y", *, batched=False, dtype_from="Xy",
+             multi_output=False):
   """X (n, p) and y (n,) as JAX arrays of one floating dtype, with clear errors.
 
   Args:
@@ -61,6 +62,7 @@ def check_Xy(X, y, name_X="X", name_y="y", *, batched=False, dtype_from="Xy"):
       paths); "X", X's dtype when it is floating (y is cast to it, as
       scikit-learn's estimators do; :func:`jaxreg.linear.fit`). Integers and
       bools become JAX's default float either way.
+    multi_output: also accept y with one more axis, (n, T) (several targets).
 
   Returns:
     ``(X, y)``, cast to that dtype. Shapes are always checked, and values
@@ -81,16 +83,17 @@ def check_Xy(X, y, name_X="X", name_y="y", *, batched=False, dtype_from="Xy"):
     what = "(n_problems, n_samples, n_features)" if batched else "(n_samples, n_features)"
     raise ValueError(f"{name_X} must be {nd}-D, a {nd}-d array of shape {what}; got shape "
                      f"{X.shape}.")
-  if y.ndim != nd - 1:
+  if y.ndim != nd - 1 and not (multi_output and y.ndim == nd):
     what = "(n_problems, n_samples)" if batched else "(n_samples,)"
     raise ValueError(f"{name_y} must be {nd - 1}-D, a {nd - 1}-d array of shape {what}; "
                      f"got shape {y.shape}.")
-  if X.shape[-2] != y.shape[-1]:
+  ys = y.shape[:nd - 1]
+  if X.shape[-2] != ys[-1]:
     raise ValueError(
         f"{name_X} and {name_y} have different numbers of samples: "
-        f"{X.shape[-2]} and {y.shape[-1]} ({name_X} has shape {X.shape}, {name_y} has shape "
+        f"{X.shape[-2]} and {ys[-1]} ({name_X} has shape {X.shape}, {name_y} has shape "
         f"{y.shape}).")
-  if X.shape[:-1] != y.shape:
+  if X.shape[:-1] != ys:
     raise ValueError(
         f"{name_X} and {name_y} have different numbers of problems: {name_X} has shape "
         f"{X.shape}, {name_y} has shape {y.shape}.")

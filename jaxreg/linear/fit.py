@@ -85,6 +85,9 @@ from jax.scipy.sparse.linalg import cg
 from jaxreg.penalties import soft_threshold
 from jaxreg import _checks
 from jaxreg.implicit import default_tol, implicit_solution
+from jaxreg import penalties as _penalties
+from jaxreg.linear import _engine
+from jaxreg.linear import datafits as _datafits
 from jaxreg.linear import _coordinate_descent, _logistic
 from jaxreg.linear._data import center, check_Xy
 from jaxreg.linear._batch_enet import enet_dual_newton
@@ -703,6 +706,74 @@ def _check_max_iter(max_iter):
   return int(max_iter)
 
 
+# --- any datafit × any penalty --------------------------------------------------
+
+
+def _classic(penalty, loss, solver):
+  """Whether the specialised solvers below handle this pair: the squared or
+  logistic loss with L1 / L2 / elastic net, no mask, no L2 weights."""
+  return (isinstance(loss, str) and loss in _LOSSES
+          and isinstance(penalty, (L1, L2, ElasticNet)) and penalty.mask is None
+          and not (isinstance(penalty, L2) and penalty.weights is not None)
+          and solver in _SOLVERS + _RESOLVED)
+
+
+_GENERIC_MAX_ITER = {"cd": 1000, "prox_newton": 200, "fista": 20000}
+
+
+def _generic_args(X, y, penalty, loss, tol, max_iter, solver, batched=False):
+  """Validated arrays and settings for the generic engine."""
+  if isinstance(loss, str) and loss.lower() not in _datafits.NAMES:
+    raise ValueError(f"loss must be one of {tuple(_datafits.NAMES)} or a datafit, got {loss!r}.")
+  if batched:
+    Xs = jnp.asarray(X)
+    if Xs.ndim != 3:
+      raise ValueError(f"Xs must be a 3-d array (B, n, p), got shape {Xs.shape}.")
+    if jnp.shape(y)[:1] != Xs.shape[:1]:
+      raise ValueError(f"Xs and ys have different numbers of problems: {Xs.shape[0]} and "
+                       f"{jnp.shape(y)[0] if jnp.ndim(y) else y!r}.")
+    alpha0 = jnp.ravel(jnp.asarray(penalty.alpha))[0] if jnp.ndim(penalty.alpha) else None
+    pen0 = penalty if alpha0 is None else _penalties._with_alpha(penalty, alpha0)
+    prob = _engine.prepare(Xs[0], np.asarray(y)[0] if _checks.is_concrete(y) else y[0], pen0,
+                           loss, "Xs[0]", "ys[0]")
+  else:
+    prob = _engine.prepare(X, y, penalty, loss)
+  name = _engine.check_solver(solver, prob.datafit)
+  tol = default_tol(jnp.zeros((), prob.X.dtype)) if tol is None else _check_tol(tol)
+  max_iter = _GENERIC_MAX_ITER[name] if max_iter is None else _check_max_iter(max_iter)
+  return prob, tol, max_iter, name
+
+
+def _generic_solve(X, Y, datafit, coords, tol, fit_intercept, max_iter, solver):
+  prob = jax.lax.stop_gradient(_engine.Problem(X, Y, datafit, coords, None, False))
+  res = _engine.solve_one(prob, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                          solver=solver)
+  W, b = _engine.implicit(datafit, coords, X, Y, res.W, res.b, fit_intercept)
+  return W, b, res.n_iter, res.converged
+
+
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter", "solver"))
+def _generic_fit(X, Y, datafit, coords, tol, *, fit_intercept, max_iter, solver):
+  return _generic_solve(X, Y, datafit, coords, tol, fit_intercept, max_iter, solver)
+
+
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter", "solver"))
+def _generic_fit_batch(Xs, Ys, datafit, coords, alphas, tol, *, fit_intercept, max_iter, solver):
+  def one(X, Y, a):
+    c = coords if a is None else coords.with_alpha(a)
+    return _generic_solve(X, Y, datafit, c, tol, fit_intercept, max_iter, solver)
+  if alphas is None:
+    return jax.vmap(lambda X, Y: one(X, Y, None))(Xs, Ys)
+  return jax.vmap(one)(Xs, Ys, alphas)
+
+
+def _unpack(prob, W, b):
+  """(p,) and scalar for single-output problems, (p, T) and (T,) otherwise."""
+  if prob.single_output:
+    return W[..., 0], b[..., 0]
+  return W, b
+
+
 def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
         tol: Optional[float] = None, max_iter: Optional[int] = None,
         solver: str = "auto") -> FitResult:
@@ -767,6 +838,13 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
     "Implicit differentiation of lasso-type models"; Blondel et al. (2022),
     "Efficient and modular implicit differentiation".
   """
+  if not _classic(penalty, loss, solver):
+    prob, tol, max_iter, name = _generic_args(X, y, penalty, loss, tol, max_iter, solver)
+    W, b, it, ok = _generic_fit(prob.X, prob.Y, prob.datafit, prob.coords, tol,
+                                fit_intercept=bool(fit_intercept), max_iter=max_iter, solver=name)
+    _warn_unconverged(ok, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; raise max_iter "
+                      "or tol.")
+    return FitResult(*_unpack(prob, W, b), it, ok)
   X, y, tol, max_iter, solver = _prepare(X, y, penalty, loss, tol, max_iter, solver)
   a1, a2 = _penalty_parts(penalty, X.shape[-1], X.dtype)
   m = jnp.ones(X.shape[0], X.dtype)
@@ -881,6 +959,28 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
     "A highly efficient semismooth Newton augmented Lagrangian method for
     solving lasso problems".
   """
+  if not _classic(penalty, loss, solver):
+    prob, tol, max_iter, name = _generic_args(Xs, ys, penalty, loss, tol, max_iter, solver,
+                                              batched=True)
+    B = jnp.shape(Xs)[0]
+    if prob.datafit.name in ("squared", "huber", "poisson"):
+      Ys = jnp.asarray(ys)
+      Ys = Ys[..., None] if Ys.ndim == 2 else Ys
+    else:  # labels: each problem's own classes
+      Ys = jnp.stack([jnp.asarray(_datafits.prepare_targets(prob.datafit, y)[0]) for y in ys])
+    Xs = jnp.asarray(Xs, prob.X.dtype)
+    alphas = None
+    if jnp.ndim(penalty.alpha):
+      alphas = jnp.asarray(penalty.alpha, prob.X.dtype)
+      if alphas.shape != (B,):
+        raise ValueError(f"penalty.alpha must be a scalar or have shape ({B},), got "
+                         f"{alphas.shape}.")
+    W, b, it, ok = _generic_fit_batch(Xs, jnp.asarray(Ys, prob.X.dtype), prob.datafit,
+                                      prob.coords, alphas, tol, fit_intercept=bool(fit_intercept),
+                                      max_iter=max_iter, solver=name)
+    _warn_unconverged(ok, "jr.linear.fit_batch", f"n_iter reached max_iter={max_iter}; raise "
+                      "max_iter or tol.")
+    return FitResult(*_unpack(prob, W, b), it, ok)
   dual = solver == "auto" and loss == "squared" and isinstance(penalty, ElasticNet)
   Xs, ys, tol, max_iter, solver = _prepare(Xs, ys, penalty, loss, tol, max_iter, solver,
                                            batched=True)

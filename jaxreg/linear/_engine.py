@@ -1,0 +1,186 @@
+"""The generic engine behind ``jr.linear``: any datafit × any penalty.
+
+It turns a user's (X, y, penalty, datafit) into the solvers' arrays
+(X (n, p), Y (n, T), the penalty's solver view), picks the solver, scales
+the tolerance, runs single fits and warm-started paths, and makes a fit
+differentiable in the penalty by implicit differentiation of the
+proximal-gradient fixed point.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxreg import penalties as _penalties
+from jaxreg.linear import _data
+from jaxreg.linear import datafits as _datafits
+from jaxreg.linear.solvers import coordinate_descent
+
+SOLVERS = ("auto", "cd", "prox_newton", "fista")
+
+
+class Problem(NamedTuple):
+  """A validated problem: arrays for the solvers and what maps results back."""
+
+  X: jax.Array
+  Y: jax.Array
+  datafit: Any
+  coords: Any
+  info: Any
+  single_output: bool
+
+
+def check_solver(solver, datafit):
+  """The solver name for this datafit (``"auto"`` resolved)."""
+  if solver not in SOLVERS:
+    raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
+  if solver == "auto":
+    return "cd" if datafit.name in ("squared", "huber") else "prox_newton"
+  if solver == "cd" and datafit.curvature is None:
+    raise ValueError(f"solver='cd' needs a datafit with a curvature bound; "
+                     f"{type(datafit).__name__} has none (use 'prox_newton' or 'auto').")
+  return solver
+
+
+def prepare(X, y, penalty, datafit, name_X="X", name_y="y"):
+  """Validates the inputs; returns a :class:`Problem`."""
+  datafit = _datafits.get(datafit)
+  single = jnp.ndim(y) == 1
+  X, _ = _data.check_Xy(X, y, name_X, name_y, dtype_from="X", multi_output=True)
+  Y, info = _datafits.prepare_targets(datafit, y)
+  Y = jnp.asarray(Y, X.dtype)
+  single = single and Y.shape[1] == 1
+  coords = _penalties.coordinates(penalty, X.shape[1], Y.shape[1])
+  return Problem(X, Y, datafit, coords, info, single)
+
+
+def _is_tracer(x):
+  return isinstance(x, jax.core.Tracer)
+
+
+def null_gradient(prob, fit_intercept):
+  """The intercept-only model and the datafit's gradient in W there."""
+  X, Y, df = prob.X, prob.Y, prob.datafit
+  T = Y.shape[1]
+  b0 = (jnp.asarray(df.intercept_start(Y), X.dtype) if fit_intercept
+        else jnp.zeros((T,), X.dtype))
+  eta = jnp.zeros(Y.shape, X.dtype) + b0
+  return b0, X.T @ df.gradient(Y, eta)
+
+
+def alpha_max(prob, G0):
+  """The smallest α for which W = 0 is optimal (the top of a path)."""
+  coords = prob.coords
+  p = prob.X.shape[1]
+  G_pad = jnp.concatenate([G0, jnp.zeros((1, G0.shape[1]), G0.dtype)], axis=0)
+  blocks = jnp.asarray(coords.blocks)
+  per = jax.vmap(lambda idx, g: coords.block_alpha_max(G_pad[idx], g))(
+      blocks, jnp.arange(blocks.shape[0]))
+  return jnp.max(jnp.where(jnp.isfinite(per), per, 0.0))
+
+
+def tol_scale(G0):
+  """The null model's largest gradient: the unit of the relative ``tol``."""
+  s = jnp.max(jnp.abs(G0))
+  return jnp.where(s > 0, s, 1.0)
+
+
+def run_solver(name, X, Y, datafit, coords, W0, b0, fit_intercept, tol, max_iter):
+  if name == "cd":
+    mod = coordinate_descent
+  elif name == "prox_newton":
+    from jaxreg.linear.solvers import prox_newton as mod
+  else:
+    from jaxreg.linear.solvers import fista as mod
+  return mod.solve(X, Y, datafit, coords, W0, b0, fit_intercept=fit_intercept, tol=tol,
+                   max_iter=max_iter)
+
+
+def with_alpha(coords, alpha):
+  """The solver view with its penalty's α replaced by ``alpha``."""
+  return coords.with_alpha(alpha)
+
+
+class PathArrays(NamedTuple):
+  W: jax.Array           # (K, p, T)
+  b: jax.Array           # (K, T)
+  n_iter: jax.Array      # (K,)
+  violation: jax.Array   # (K,)
+  converged: jax.Array   # (K,)
+
+
+def solve_path(prob, alphas, *, fit_intercept, tol, max_iter, solver):
+  """Warm-started solves along ``alphas`` (in the given order), one program.
+
+  ``tol`` is relative: each solve stops once its largest violation is at most
+  tol × the null model's largest gradient.
+  """
+  X, Y, df, coords = prob.X, prob.Y, prob.datafit, prob.coords
+  p, T = X.shape[1], Y.shape[1]
+  name = check_solver(solver, df)
+  b0, G0 = null_gradient(prob, fit_intercept)
+  tol_abs = tol * tol_scale(G0)
+
+  def step(carry, a):
+    W, b = carry
+    res = run_solver(name, X, Y, df, with_alpha(coords, a), W, b, fit_intercept, tol_abs,
+                     max_iter)
+    return (res.W, res.b), (res.W, res.b, res.n_iter, res.violation, res.converged)
+
+  W0 = jnp.zeros((p, T), X.dtype)
+  _, out = lax.scan(step, (W0, b0), jnp.asarray(alphas, X.dtype))
+  return PathArrays(*out)
+
+
+def solve_one(prob, *, fit_intercept, tol, max_iter, solver, W0=None, b0=None):
+  """One fit at the penalty's own α (relative ``tol`` as in :func:`solve_path`)."""
+  X, Y, df, coords = prob.X, prob.Y, prob.datafit, prob.coords
+  p, T = X.shape[1], Y.shape[1]
+  name = check_solver(solver, df)
+  b_null, G0 = null_gradient(prob, fit_intercept)
+  W0 = jnp.zeros((p, T), X.dtype) if W0 is None else W0
+  b0 = b_null if b0 is None else b0
+  return run_solver(name, X, Y, df, coords, W0, b0, fit_intercept, tol * tol_scale(G0),
+                    max_iter)
+
+
+def implicit(datafit, coords, X, Y, W, b, fit_intercept):
+  r"""``(W, b)`` made differentiable in the penalty, X and Y.
+
+  At a solution with support S (the non-zero rows of W, a stable set away
+  from kinks), the optimality conditions of the smooth problem restricted to
+  S are
+
+  .. math::  \nabla_S f(X_S W_S + b) + \nabla P(W_S) = 0, \qquad
+             \textstyle\sum_i \partial_\eta f_i = 0 \ \text{(intercept)},
+
+  and W off S stays 0. :func:`jaxreg.implicit.implicit_solution`
+  differentiates them (conjugate gradients on the Jacobian, symmetric by
+  construction: the off-support block is the identity). Derivatives of a
+  non-convex penalty's solution are those of the local minimum found, valid
+  while its support does not change.
+  """
+  from jaxreg.implicit import implicit_solution
+
+  W = lax.stop_gradient(W)
+  b = lax.stop_gradient(b)
+  keep = jnp.any(W != 0, axis=1, keepdims=True).astype(W.dtype) * jnp.ones_like(W)
+
+  def optimality(z, coords, X, Y, keep):
+    Wz, bz = z
+    Wm = keep * Wz
+    eta = X @ Wm + bz
+    r = datafit.gradient(Y, eta)
+    gW = X.T @ r + jax.grad(coords.value)(Wm)
+    FW = keep * gW + (1.0 - keep) * Wz
+    Fb = jnp.sum(r, axis=0) if fit_intercept else bz
+    return FW, Fb
+
+  sol = implicit_solution(lambda coords, X, Y, keep: (W, b), optimality)
+  return sol(coords, X, Y, lax.stop_gradient(keep))
