@@ -21,7 +21,9 @@ import numpy as np
 from jaxreg.linear import _coordinate_descent as _cd
 from jaxreg.linear._data import check_folds, check_Xy, kfold
 from jaxreg.linear import paths as _paths
+from jaxreg.linear import _engine
 from jaxreg.linear.fit import ConvergenceWarning
+from jaxreg.penalties import ElasticNet
 
 __all__ = ["CVResult", "ConvergenceWarning", "check_folds", "cross_validate", "kfold"]
 
@@ -95,7 +97,8 @@ def _train_stats(Xn, yn, S, s_, y2full, train, fit_intercept):
 def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
                    cv: Union[int, Sequence, object, None] = 5, n_alphas: int = 100, eps: float = 1e-3,
                    fit_intercept: bool = True, tol: float = 1e-4, max_iter: int = 1000,
-                   precompute="auto") -> CVResult:
+                   precompute="auto", penalty=None, datafit="squared",
+                   solver: str = "auto") -> CVResult:
   r"""K-fold cross-validation of the elastic-net path, then a refit.
 
   For every fold and every α of one shared grid, minimizes on the training
@@ -136,6 +139,18 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     tol: relative duality-gap tolerance of each path (see ``enet_path``).
     max_iter: maximum sweeps per α.
     precompute: "auto" (Gram matrices when n ≥ p), True or False.
+    penalty: any jaxreg penalty (its α is replaced along the grid), with
+      ``datafit`` any datafit of :func:`jaxreg.linear.path`; None (the
+      default) is ``ElasticNet(·, l1_ratio)`` with the squared loss, the
+      scikit-learn-compatible solver above. With a penalty or another
+      datafit, every fold runs :func:`jaxreg.linear.path` on its training
+      rows (``tol`` and ``max_iter`` as there, ``l1_ratio`` and
+      ``precompute`` unused) and ``mse_*`` hold the held-out mean squared
+      error for the squared loss (over all entries when multitask) and the
+      datafit's mean loss otherwise (log-loss, half Poisson deviance,
+      Huber loss).
+    datafit: see ``penalty``.
+    solver: the solver of the generic route (see :func:`jaxreg.linear.path`).
 
   Returns:
     A :class:`CVResult`; a :class:`ConvergenceWarning` is issued when a fit
@@ -153,6 +168,11 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     Friedman, Hastie & Tibshirani (2010), glmnet's ``cv.glmnet`` (the
     one-standard-error rule); scikit-learn's ``LassoCV``.
   """
+  if penalty is not None or not (isinstance(datafit, str) and datafit == "squared"):
+    if penalty is None:
+      penalty = ElasticNet(1.0, _paths._check_l1_ratio(l1_ratio))
+    return _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps,
+                                   bool(fit_intercept), tol, max_iter, solver)
   X, y = check_Xy(X, y)
   r = _paths._check_l1_ratio(l1_ratio)
   max_iter = _paths._check_positive_int(max_iter, "max_iter")
@@ -263,15 +283,75 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     pred = Xn[test] @ coefs[f].T + intercepts[None, :]
     mse.append(np.mean((yn[test][:, None] - pred) ** 2, axis=0))
   mse_path = np.stack(mse, axis=1)  # (K, F)
-  mse_mean = mse_path.mean(axis=1)
-  mse_std = mse_path.std(axis=1)
-  best = int(np.argmin(mse_mean))
-  se = mse_std[best] / np.sqrt(len(folds))
-  # α decreases along the grid: the first index within reach is the largest α.
-  i1se = int(np.argmax(mse_mean <= mse_mean[best] + se))
+  mse_mean, mse_std, best, i1se = _select(alphas, mse_path)
   coef = full_coefs[best]
   intercept = full.y_mean - jnp.dot(full.x_mean, coef)
   as_j = lambda a: jnp.asarray(a, dtype)
   return CVResult(alphas, as_j(mse_mean), as_j(mse_std), alphas[best], alphas[i1se], coef,
                   intercept, as_j(mse_path), full_coefs, jnp.asarray(converged),
                   jnp.asarray(full_converged))
+
+
+def _select(alphas, mse_path):
+  """The best α and the one-standard-error α of a (K, F) error table."""
+  mse_mean = mse_path.mean(axis=1)
+  mse_std = mse_path.std(axis=1)
+  best = int(np.argmin(mse_mean))
+  se = mse_std[best] / np.sqrt(mse_path.shape[1])
+  # α decreases along the grid: the first index within reach is the largest α.
+  i1se = int(np.argmax(mse_mean <= mse_mean[best] + se))
+  return mse_mean, mse_std, best, i1se
+
+
+def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, fit_intercept, tol,
+                            max_iter, solver):
+  """Cross-validation of any datafit × penalty path (see :func:`cross_validate`)."""
+  prob = _engine.prepare(X, y, penalty, datafit)
+  dtype = prob.X.dtype
+  folds = check_folds(cv, np.asarray(prob.X), np.asarray(y))
+  if alphas is None:
+    n_alphas = _paths._check_positive_int(n_alphas, "n_alphas")
+    eps = _paths._check_positive_float(eps, "eps")
+    alphas = _paths._generic_grid(prob.X, prob.Y, prob.datafit, prob.coords, eps,
+                                  fit_intercept=fit_intercept, n_alphas=n_alphas)
+  else:
+    alphas = _paths.check_alphas(alphas, dtype, allow_zero=True)
+  max_iter = _paths._check_positive_int(max_iter, "max_iter")
+  tol = max(_paths._check_positive_float(tol, "tol"), _paths.tol_floor(dtype))
+  _engine.check_solver(solver, prob.datafit)
+  df = prob.datafit
+  Xn, Yn = np.asarray(prob.X), np.asarray(prob.Y)
+
+  def run(rows):
+    out = _paths._generic_path(jnp.asarray(Xn[rows]), jnp.asarray(Yn[rows]), df, prob.coords,
+                               alphas, tol, fit_intercept=fit_intercept, max_iter=max_iter,
+                               solver=solver)
+    return np.asarray(out.W), np.asarray(out.b), np.asarray(out.converged)
+
+  def held_out(W, b, test):
+    eta = jnp.einsum("np,kpt->knt", jnp.asarray(Xn[test]), jnp.asarray(W)) + jnp.asarray(b)[:, None]
+    Yt = jnp.asarray(Yn[test])
+    if df.name == "squared":
+      return np.asarray(jnp.mean((Yt[None] - eta) ** 2, axis=(1, 2)))
+    return np.asarray(jax.vmap(lambda e: df.value(Yt, e))(eta))
+
+  losses, converged = [], []
+  for train, test in folds:
+    W, b, ok = run(np.asarray(train))
+    losses.append(held_out(W, b, np.asarray(test)))
+    converged.append(ok)
+  mse_path = np.stack(losses, axis=1)
+  converged = np.stack(converged, axis=1)
+  W, b, full_ok = run(np.arange(Xn.shape[0]))
+  if not (converged.all() and full_ok.all()):
+    warnings.warn(f"cross_validate: some fits reached max_iter={max_iter} before meeting "
+                  f"tol={tol:g} ({int((~converged).sum())} fold fits, {int((~full_ok).sum())} "
+                  "refits); raise max_iter or tol. CVResult.converged marks them.",
+                  ConvergenceWarning, stacklevel=3)
+  mse_mean, mse_std, best, i1se = _select(alphas, mse_path)
+  if prob.single_output:
+    W, b = W[..., 0], b[..., 0]
+  as_j = lambda a: jnp.asarray(a, dtype)
+  return CVResult(alphas, as_j(mse_mean), as_j(mse_std), alphas[best], alphas[i1se],
+                  as_j(W[best]), as_j(b[best]), as_j(mse_path), as_j(W), jnp.asarray(converged),
+                  jnp.asarray(full_ok))

@@ -744,10 +744,14 @@ def _generic_args(X, y, penalty, loss, tol, max_iter, solver, batched=False):
   return prob, tol, max_iter, name
 
 
-def _generic_solve(X, Y, datafit, coords, tol, fit_intercept, max_iter, solver):
+def _generic_solve(X, Y, datafit, coords, tol, fit_intercept, max_iter, solver, W0=None,
+                   b0=None):
+  """One generic fit, made differentiable in coords (α), X and Y by implicit
+  differentiation; the solver itself (from W0, b0 if given) is never differentiated."""
   prob = jax.lax.stop_gradient(_engine.Problem(X, Y, datafit, coords, None, False))
+  W0, b0 = jax.lax.stop_gradient((W0, b0))
   res = _engine.solve_one(prob, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
-                          solver=solver)
+                          solver=solver, W0=W0, b0=b0)
   W, b = _engine.implicit(datafit, coords, X, Y, res.W, res.b, fit_intercept)
   return W, b, res.n_iter, res.converged
 

@@ -67,6 +67,7 @@ import optax
 
 from jaxreg.penalties import soft_threshold
 from jaxreg import _checks
+from jaxreg.linear import _engine
 from jaxreg.linear._data import fold_masks
 
 # The package re-exports the function ``fit`` under the module's name.
@@ -641,6 +642,10 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
     Numerical Recipes, ``rtsafe`` and ``dbrent`` (Newton and Brent's
     method with derivatives, safeguarded by bisection).
   """
+  if not _fit._classic(penalty, loss, "auto"):
+    return _tune_generic(X, y, [(X_val, y_val)], penalty, loss, fit_intercept, steps,
+                         learning_rate, optimizer, max_step, xtol, ftol, tol, max_iter, "auto",
+                         scan_step, eps, "tune")
   X, y, tol, max_iter, solver = _fit._prepare(X, y, penalty, loss, tol, max_iter, "auto")
   X_val, y_val = _fit._check_data(X_val, y_val, loss, "X_val", "y_val")
   if X_val.shape[1] != X.shape[1]:
@@ -702,7 +707,7 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercep
             optimizer: Optional[optax.GradientTransformation] = None, max_step: float = 1.5,
             xtol: float = 0.05, ftol: float = 1e-3, tol: Optional[float] = None,
             max_iter: Optional[int] = None, solver: str = "auto", scan_step: float = 0.5,
-            eps: float = 1e-3) -> TuneResult:
+            eps: float = 1e-3, loss="squared") -> TuneResult:
   r"""Tunes α by hypergradient steps on the K-fold cross-validated squared error.
 
   .. math::  \min_{\log\alpha}\ \frac{1}{K}\sum_{k=1}^K \frac{1}{|T_k|}
@@ -758,6 +763,13 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercep
   # number of samples, p ≫ n), the folds are fitted in turn by fit's own
   # coordinate descent, whose sweeps are bounded by max_iter and whose
   # working sets keep a sweep cheap.
+  if not _fit._classic(penalty, loss, solver):
+    n = np.shape(X)[0]
+    train, test = fold_masks(n, cv, np.asarray(X), np.asarray(y))
+    folds = [(np.flatnonzero(tr), np.flatnonzero(te)) for tr, te in zip(train, test)]
+    return _tune_generic(X, y, folds, penalty, loss, fit_intercept, steps, learning_rate,
+                         optimizer, max_step, xtol, ftol, tol, max_iter, solver, scan_step, eps,
+                         "tune_cv")
   solver = _fit._choose_solver(penalty, "squared", solver, batched=False)
   X, y, tol, max_iter, solver = _fit._prepare(X, y, penalty, "squared", tol, max_iter, solver)
   n, p = X.shape
@@ -1115,3 +1127,83 @@ def _tune_cv_impl(X, y, train, test, penalty, log_a0, t_lo, t_hi, *, search, ste
   folds = _Folds.of(X, y, train) if ws else None
   w0 = jnp.zeros((K, p), X.dtype)
   return _run_search(search, objective, log_a0, w0, steps, t_lo, t_hi)
+
+
+# --- any datafit × any penalty --------------------------------------------------
+
+
+def _held_out_loss(datafit, X_val, Y_val, W, b):
+  """Mean squared error (over all entries) for the squared loss, else the datafit's mean loss."""
+  eta = X_val @ W + b
+  if datafit.name == "squared":
+    return jnp.mean((Y_val - eta) ** 2)
+  return datafit.value(Y_val, eta)
+
+
+@functools.partial(jax.jit, static_argnames=("search", "steps", "fit_intercept", "tol",
+                                             "max_iter", "solver"))
+def _tune_generic_impl(parts, datafit, coords, log_a0, t_lo, t_hi, *, search, steps,
+                       fit_intercept, tol, max_iter, solver):
+  """The search over log α of the mean held-out loss of the (train, validation) parts."""
+
+  def objective(log_a, warm):
+    c = coords.with_alpha(jnp.exp(log_a))
+    vals, fits, oks = [], [], []
+    for (Xt, Yt, Xv, Yv), (W0, b0) in zip(parts, warm):
+      W, b, _, ok = _fit._generic_solve(Xt, Yt, datafit, c, tol, fit_intercept, max_iter,
+                                        solver, W0, b0)
+      vals.append(_held_out_loss(datafit, Xv, Yv, W, b))
+      fits.append((W, b))
+      oks.append(ok)
+    conv = jax.lax.stop_gradient(jnp.all(jnp.stack(oks)))
+    return sum(vals) / len(vals), (tuple(fits), conv)
+
+  w0 = tuple((jnp.zeros((Xt.shape[1], Yt.shape[1]), Xt.dtype), jnp.zeros((Yt.shape[1],), Xt.dtype))
+             for Xt, Yt, _, _ in parts)
+  return _run_search(search, objective, log_a0, w0, steps, t_lo, t_hi)
+
+
+def _tune_generic(X, y, splits, penalty, loss, fit_intercept, steps, learning_rate, optimizer,
+                  max_step, xtol, ftol, tol, max_iter, solver, scan_step, eps, name):
+  """tune / tune_cv for the pairs the specialised solvers do not cover.
+
+  ``splits`` is [(X_val, y_val)] for :func:`tune` (training on X, y) or a
+  list of (train, test) row indices for :func:`tune_cv`. The search is the
+  same; the domain's top is the penalty's α_max on the training data (the
+  L1-like value for penalties without one), and the loss is the held-out
+  mean squared error (squared loss) or mean datafit loss.
+  """
+  prob, tol, max_iter, solver_name = _fit._generic_args(X, y, penalty, loss, tol, max_iter,
+                                                        solver)
+  df, dtype = prob.datafit, prob.X.dtype
+  log_a0 = jnp.asarray(_start(penalty), dtype)
+  Xn, Yn = np.asarray(prob.X), np.asarray(prob.Y)
+  if name == "tune":
+    (X_val, y_val), = splits
+    val = _engine.prepare(X_val, y_val, penalty, df, "X_val", "y_val")
+    if val.X.shape[1] != prob.X.shape[1]:
+      raise ValueError(f"X_val has {val.X.shape[1]} features, X has {prob.X.shape[1]}.")
+    if val.Y.shape[1] != prob.Y.shape[1]:
+      raise ValueError(f"y_val has {val.Y.shape[1]} outputs or classes, y has {prob.Y.shape[1]}.")
+    parts = [(prob.X, prob.Y, val.X.astype(dtype), val.Y.astype(dtype))]
+  else:
+    parts = [(jnp.asarray(Xn[tr]), jnp.asarray(Yn[tr]), jnp.asarray(Xn[te]), jnp.asarray(Yn[te]))
+             for tr, te in splits]
+  alpha_max = 0.0
+  for Xt, Yt, _, _ in parts:
+    sub = _engine.Problem(Xt, Yt, df, prob.coords, None, False)
+    _, G0 = _engine.null_gradient(sub, bool(fit_intercept))
+    alpha_max = max(alpha_max, float(_engine.alpha_max(sub, G0)))
+  steps, search = _search(steps, learning_rate, optimizer, max_step, xtol, ftol, scan_step, eps)
+  search, t_lo, t_hi = _search_domain(search, alpha_max if alpha_max > 0 else None, eps, dtype)
+  out = _tune_generic_impl(tuple(parts), df, prob.coords, log_a0, t_lo, t_hi, search=search,
+                           steps=steps, fit_intercept=bool(fit_intercept), tol=tol,
+                           max_iter=max_iter, solver=solver_name)
+  alphas, vals, best = _best(*out[:3])
+  alpha = alphas[best]
+  res = _fit.fit(X, y, _with_alpha(penalty, alpha), loss=loss, fit_intercept=fit_intercept,
+                 tol=tol, max_iter=max_iter, solver=solver)
+  search_ok, fits_ok = bool(out[4]), bool(out[5]) and bool(_fit_converged(res))
+  _warn_unconverged(name, search_ok, fits_ok, steps, max_iter)
+  _warn_at_floor(name, search, alpha, t_lo)
+  return TuneResult(alpha, vals[best], res, alphas, vals, jnp.asarray(search_ok and fits_ok))
