@@ -732,8 +732,10 @@ def _generic_args(X, y, penalty, loss, tol, max_iter, solver, batched=False):
     if jnp.shape(y)[:1] != Xs.shape[:1]:
       raise ValueError(f"Xs and ys have different numbers of problems: {Xs.shape[0]} and "
                        f"{jnp.shape(y)[0] if jnp.ndim(y) else y!r}.")
-    alpha0 = jnp.ravel(jnp.asarray(penalty.alpha))[0] if jnp.ndim(penalty.alpha) else None
-    pen0 = penalty if alpha0 is None else _penalties._with_alpha(penalty, alpha0)
+    B = Xs.shape[0]
+    # The first problem's penalty, for validation (leaves with a batch axis at index 0).
+    pen0 = jax.tree_util.tree_map(
+        lambda l: l[0] if jnp.ndim(l) >= 1 and jnp.shape(l)[0] == B else l, penalty)
     prob = _engine.prepare(Xs[0], np.asarray(y)[0] if _checks.is_concrete(y) else y[0], pen0,
                            loss, "Xs[0]", "ys[0]")
   else:
@@ -762,13 +764,17 @@ def _generic_fit(X, Y, datafit, coords, tol, *, fit_intercept, max_iter, solver)
 
 
 @functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter", "solver"))
-def _generic_fit_batch(Xs, Ys, datafit, coords, alphas, tol, *, fit_intercept, max_iter, solver):
-  def one(X, Y, a):
-    c = coords if a is None else coords.with_alpha(a)
-    return _generic_solve(X, Y, datafit, c, tol, fit_intercept, max_iter, solver)
-  if alphas is None:
-    return jax.vmap(lambda X, Y: one(X, Y, None))(Xs, Ys)
-  return jax.vmap(one)(Xs, Ys, alphas)
+def _generic_fit_batch(Xs, Ys, datafit, penalty, tol, *, fit_intercept, max_iter, solver):
+  B, p, T = Xs.shape[0], Xs.shape[2], Ys.shape[2]
+  # Leaves with a leading axis of size B are mapped over, the others shared.
+  in_axes = jax.tree_util.tree_map(lambda l: 0 if jnp.ndim(l) >= 1 and jnp.shape(l)[0] == B
+                                   else None, penalty)
+
+  def one(X, Y, pen):
+    coords = _penalties.coordinates(pen, p, T)
+    return _generic_solve(X, Y, datafit, coords, tol, fit_intercept, max_iter, solver)
+
+  return jax.vmap(one, in_axes=(0, 0, in_axes))(Xs, Ys, penalty)
 
 
 def _unpack(prob, W, b):
@@ -973,14 +979,11 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
     else:  # labels: each problem's own classes
       Ys = jnp.stack([jnp.asarray(_datafits.prepare_targets(prob.datafit, y)[0]) for y in ys])
     Xs = jnp.asarray(Xs, prob.X.dtype)
-    alphas = None
-    if jnp.ndim(penalty.alpha):
-      alphas = jnp.asarray(penalty.alpha, prob.X.dtype)
-      if alphas.shape != (B,):
-        raise ValueError(f"penalty.alpha must be a scalar or have shape ({B},), got "
-                         f"{alphas.shape}.")
-    W, b, it, ok = _generic_fit_batch(Xs, jnp.asarray(Ys, prob.X.dtype), prob.datafit,
-                                      prob.coords, alphas, tol, fit_intercept=bool(fit_intercept),
+    if jnp.ndim(penalty.alpha) and not jnp.shape(penalty.alpha) == (B,):
+      raise ValueError(f"penalty.alpha must be a scalar or have shape ({B},), got "
+                       f"{jnp.shape(penalty.alpha)}.")
+    W, b, it, ok = _generic_fit_batch(Xs, jnp.asarray(Ys, prob.X.dtype), prob.datafit, penalty,
+                                      tol, fit_intercept=bool(fit_intercept),
                                       max_iter=max_iter, solver=name)
     _warn_unconverged(ok, "jr.linear.fit_batch", f"n_iter reached max_iter={max_iter}; raise "
                       "max_iter or tol.")
