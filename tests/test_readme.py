@@ -35,6 +35,12 @@ def _namespace():
       Xs=jnp.stack([X_train[:50], X_train[50:100]]), ys=jnp.stack([y_train[:50], y_train[50:100]]),
       train_fn=lambda a: jr.linear.fit(X_train, y_train, jr.L2(a), fit_intercept=False).coef,
       optimality_fn=lambda w, a: X_train.T @ (X_train @ w - y_train) / X_train.shape[0] + a * w,
+      labels=np.where(np.asarray(y_train) > 0, 1, -1),
+      Y=jnp.stack([y_train, -y_train + X_train[:, 0]], axis=1),
+      counts=np.random.default_rng(0).poisson(2.0, size=y_train.shape[0]),
+      classes=np.digitize(np.asarray(y_train), [-50.0, 50.0]),
+      keep=np.arange(X.shape[1]) > 0,
+      val_loss=lambda res: jnp.mean((X[:100] @ res.coef + res.intercept - y[:100]) ** 2),
   )
 
 

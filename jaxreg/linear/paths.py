@@ -583,8 +583,8 @@ def path(X, y, penalty, datafit="squared", alphas=None, n_alphas: int = 100, eps
   not recompile.
 
   Solvers: ``"cd"`` working-set block coordinate descent (the default for
-  the squared and Huber losses), ``"prox_newton"`` proximal Newton (the
-  default for logistic, multinomial and Poisson), ``"fista"`` accelerated
+  the squared loss), ``"prox_newton"`` proximal Newton (the default for the
+  others), ``"fista"`` accelerated
   proximal gradient. All stop on the same rule: the largest block
   violation of the optimality conditions (the distance from −∇f to the
   penalty's subdifferential; the prox-gradient mapping for ``Lp`` with
