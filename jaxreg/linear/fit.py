@@ -28,7 +28,7 @@ Solvers:
   whose lock-step loops batch.
 * elastic net, ``fit_batch``: semismooth Newton on the n-dimensional dual,
   a chunk of problems in lock-step (each step a batched n×n Cholesky solve;
-  :mod:`jaxreg.linear._batch_enet`), where n ≤ max(p, 64) and l1_ratio < 1.
+  :mod:`jaxreg.linear.solvers.dual_newton`), where n ≤ max(p, 64) and l1_ratio < 1.
 * otherwise (``fit_batch`` with the lasso, ``tune_cv``'s fallback,
   ``solver="fista"``): FISTA with restarts, whose matrix-vector products
   batch well under ``vmap``.
@@ -90,7 +90,7 @@ from jaxreg.linear import _engine
 from jaxreg.linear import datafits as _datafits
 from jaxreg.linear import _coordinate_descent, _logistic
 from jaxreg.linear._data import center, check_Xy
-from jaxreg.linear._batch_enet import enet_dual_newton
+from jaxreg.linear.solvers.dual_newton import enet_dual_newton
 from jaxreg.penalties import ElasticNet, L1, L2, Penalty
 
 __all__ = ["ConvergenceWarning", "FitResult", "fit", "fit_batch"]
@@ -871,7 +871,7 @@ def _fit_batch_dual(Xs, ys, penalty, fit_intercept, tol, max_iter, chunk_size):
   """fit_batch for the squared loss with jr.ElasticNet, by dual semismooth Newton.
 
   Chunks of problems run one after another, each in lock-step (see
-  :mod:`jaxreg.linear._batch_enet`). A chunk with a problem that method
+  :mod:`jaxreg.linear.solvers.dual_newton`). A chunk with a problem that method
   leaves unsolved (l1_ratio = 1, where the dual is not smooth, or no
   convergence) runs FISTA + Newton polish for those problems. Either answer
   goes through the implicit solution of :func:`fit`, hence the same
@@ -934,7 +934,7 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
   and n ≤ max(p, 64), semismooth Newton on the n-dimensional dual, all
   problems of a chunk in lock-step (each step an n × n batched Cholesky
   solve; converged after a few steps, typically 6 to 12, more as l1_ratio
-  nears 1; see :mod:`jaxreg.linear._batch_enet`), with FISTA + polish where
+  nears 1; see :mod:`jaxreg.linear.solvers.dual_newton`), with FISTA + polish where
   it does not apply (l1_ratio = 1); otherwise, and for ``jr.L1``, FISTA
   plus a Newton polish on the support, vmapped (its matrix-vector products
   batch well; coordinate descent's updates are sequential); ridge in closed

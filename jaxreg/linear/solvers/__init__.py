@@ -15,6 +15,9 @@ subdifferential, with the intercept's gradient included) is at most ``tol``.
 * :mod:`.prox_newton` — proximal Newton for non-quadratic datafits.
 * :mod:`.fista` — accelerated proximal gradient with restarts, for
   lock-step batched use.
+* :mod:`.dual_newton` — semismooth Newton on the dual of the squared-loss
+  elastic net, batched over many small problems (``fit_batch``); it has its
+  own signature, as it applies to that one pair only.
 """
 
 from jaxreg.linear.solvers._common import SolverResult, objective
