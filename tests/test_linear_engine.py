@@ -1,7 +1,6 @@
 """The generic entry points: path, fit, fit_batch, cross_validate, tune and tune_cv
 for any datafit × penalty, against scikit-learn, finite differences and the definitions."""
 
-import warnings
 
 import jax
 import jax.numpy as jnp

@@ -9,12 +9,10 @@ proximal-gradient fixed point.
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from jaxreg import penalties as _penalties
@@ -62,10 +60,6 @@ def prepare(X, y, penalty, datafit, name_X="X", name_y="y"):
   return Problem(X, Y, datafit, coords, info, single)
 
 
-def _is_tracer(x):
-  return isinstance(x, jax.core.Tracer)
-
-
 def null_gradient(prob, fit_intercept):
   """The intercept-only model and the datafit's gradient in W there."""
   X, Y, df = prob.X, prob.Y, prob.datafit
@@ -79,7 +73,6 @@ def null_gradient(prob, fit_intercept):
 def alpha_max(prob, G0):
   """The smallest α for which W = 0 is optimal (the top of a path)."""
   coords = prob.coords
-  p = prob.X.shape[1]
   G_pad = jnp.concatenate([G0, jnp.zeros((1, G0.shape[1]), G0.dtype)], axis=0)
   blocks = jnp.asarray(coords.blocks)
   per = jax.vmap(lambda idx, g: coords.block_alpha_max(G_pad[idx], g))(
