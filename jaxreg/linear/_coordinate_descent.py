@@ -295,7 +295,7 @@ class _ResidualBlock(NamedTuple):
 
 
 def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True, tol_rel=None,
-               strict=True):
+               strict=True, accelerate=True):
   """Cyclic CD on the working-set problem, compacted to K slots.
 
   The first k slots hold the working set (the rest are zero padding); ``l1``
@@ -315,8 +315,12 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True, 
   when its gap is at most ``tol_abs`` and the last sweep (with any Newton or
   extrapolation step after it) moved no coefficient by more than
   ``tol_rel``·max|w_A| (scikit-learn's two conditions; with ``strict``
-  False, a loose intermediate solve, only the first). Returns (w_A, it,
-  sweep count, whether that last step was small).
+  False, a loose intermediate solve, only the first; with ``tol_abs`` None,
+  only the second). ``accelerate`` (static) False turns off the Newton
+  steps and the extrapolation: under ``jax.vmap`` their conditional
+  branches would run after every sweep in every lane, so batched callers
+  get plain cyclic CD. Returns (w_A, it, sweep count, whether that last
+  step was small).
   """
   K = wA.shape[0]
   valid = jnp.arange(K) < k
@@ -342,7 +346,7 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True, 
 
   # Newton steps: see `body` for when they are tried; a failed try costs
   # one Cholesky factorization, about as much as the sweeps between tries.
-  use_newton = isinstance(data, _GramBlock) and K <= _NEWTON_MAX
+  use_newton = accelerate and isinstance(data, _GramBlock) and K <= _NEWTON_MAX
   period = 4 if K < 128 else 8
   pen = (l1 > 0) if vector else jnp.ones((), bool)
 
@@ -468,18 +472,22 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True, 
       last = jnp.where(go, c, last)
       # A Newton step is not a CD iterate: the extrapolation starts over.
       reset = go
-    buf = jnp.roll(buf, -1, axis=0).at[-1].set(wA)
-    nb = jnp.where(reset, 0, nb + 1)
-    full = nb > _ANDERSON
-    wA, aux = lax.cond(full, anderson, lambda wA, aux, buf, nb: (wA, aux), wA, aux, buf, nb)
-    nb = jnp.where(full, 0, nb)
+    if accelerate:
+      buf = jnp.roll(buf, -1, axis=0).at[-1].set(wA)
+      nb = jnp.where(reset, 0, nb + 1)
+      full = nb > _ANDERSON
+      wA, aux = lax.cond(full, anderson, lambda wA, aux, buf, nb: (wA, aux), wA, aux, buf, nb)
+      nb = jnp.where(full, 0, nb)
     if tol_rel is None:
       small = jnp.ones((), bool)
     else:
       small = (jnp.max(jnp.abs(wA - w_start), initial=0.0)
                <= tol_rel * jnp.max(jnp.abs(wA), initial=0.0))
-    return (wA, aux, it + 1, c, last, buf, nb, small,
-            (small | ~strict) & (sub_gap(wA, aux) <= tol_abs))
+    if tol_abs is None:
+      done = small
+    else:
+      done = (small | jnp.logical_not(strict)) & (sub_gap(wA, aux) <= tol_abs)
+    return wA, aux, it + 1, c, last, buf, nb, small, done
 
   # At least one sweep: the caller only calls when the full gap is too large.
   zero = jnp.zeros((), jnp.int32)
@@ -487,7 +495,7 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True, 
   # Small blocks try the first step after 2 sweeps (a factorization costs
   # little there), larger ones after `period`.
   last0 = c0 - 2 if K < 128 else c0
-  buf0 = jnp.zeros((_ANDERSON + 1, K), wA.dtype)
+  buf0 = jnp.zeros((_ANDERSON + 1 if accelerate else 0, K), wA.dtype)
   false = jnp.zeros((), bool)
   wA, _, it, c, _, _, _, small, _ = lax.while_loop(
       cond, body, (wA, data.init(wA), it, c0, last0, buf0, zero, false, false))
@@ -654,6 +662,58 @@ def residual_solve(X, y, l1, l2, w0, tol_abs, max_iter, tol_rel=None):
   out = _solve_path(_residual_ops(X, y), X.shape[1], l1[None], jnp.reshape(l2, (1,)),
                     jnp.asarray(jnp.inf, X.dtype), tol_abs, max_iter, w0=w0, tol_rel=tol_rel)
   return out.coefs[0], out.dual_gaps[0], out.n_iter[0], out.converged[0]
+
+
+def cyclic_solve(X, y, l1, l2, w0, tol_abs, tol_rel, max_iter):
+  """Cyclic CD on one centered problem, for ``jax.vmap``: no capacities,
+  Newton steps or extrapolation, whose conditionals a batch would run in
+  every lane. Each round is one `_sub_solve` sweep over all p coordinates
+  (the residual maintained, O(np)), then, unless that sweep was already
+  small, `_sub_solve` on the support alone (its columns gathered into a
+  block) until its last sweep is small. ``l1`` (p,) or a scalar, scalar
+  ``l2`` (sum form). Done, as `residual_solve`, after a full sweep that
+  moved no coefficient by more than ``tol_rel``·max|w| at a duality gap of
+  at most ``tol_abs``. Returns (w, sweeps, converged)."""
+  X, y = jnp.asarray(X), jnp.asarray(y)
+  p = X.shape[1]
+  XT = X.T
+  full = _ResidualBlock(XT, y)
+  d = full.diag()
+  vector = jnp.ndim(l1) == 1
+
+  def cond(s):
+    w, it, done = s
+    return (~done) & (it < max_iter)
+
+  def body(s):
+    w, it, _ = s
+    w, it, _, small = _sub_solve(full, w, p, l1, l2, None, it, it + 1, tol_rel=tol_rel,
+                                 accelerate=False)
+    xtr, r2, ry = full.norms(w, full.init(w))
+    done = small & (_gap(w, xtr, l1, l2, r2, ry, d) <= tol_abs)
+    # The support, front-packed (slots past it hold the out-of-range p).
+    ii, k = _compact(w != 0, p)
+    get = lambda v: v.at[ii].get(mode="fill", fill_value=0)
+    support = _ResidualBlock(XT.at[ii].get(mode="fill", fill_value=0), y)
+    # A small full sweep leaves nothing to do on the support: no sweep.
+    wA, it, _, _ = _sub_solve(support, get(w), k, get(l1) if vector else l1, l2, None, it,
+                              jnp.where(small, it, max_iter), tol_rel=tol_rel, accelerate=False)
+    return w.at[ii].set(wA, mode="drop"), it, done
+
+  return lax.while_loop(cond, body, (w0, jnp.zeros((), jnp.int32), jnp.zeros((), bool)))
+
+
+def gram_solve(Q, q, l1, l2, w0, tol_rel, max_iter):
+  """Plain cyclic CD on ½wᵀQw − qᵀw + l1ᵀ|w| + (l2/2)‖w‖² (Q a k × k
+  Gram block, ``l1`` (k,) or a scalar), for ``jax.vmap`` over problems
+  (cross-validation folds): `_sub_solve` on the whole block, O(k) a
+  coordinate update, without Newton steps or extrapolation. Stops on the
+  step condition alone (the last sweep moved no coefficient by more than
+  ``tol_rel``·max|w|) or after ``max_iter`` sweeps. Returns w."""
+  Q, q = jnp.asarray(Q), jnp.asarray(q)
+  data = _GramBlock(Q, q, jnp.zeros((), Q.dtype))
+  return _sub_solve(data, w0, Q.shape[0], l1, l2, None, jnp.zeros((), jnp.int32), max_iter,
+                    tol_rel=tol_rel, accelerate=False)[0]
 
 
 #: The path from the Gram matrix Q = XᵀX and q = Xᵀy of centered data.

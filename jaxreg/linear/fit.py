@@ -222,81 +222,6 @@ def _ridge_closed(Xc, yc, n, a2):
   return Vt.T @ (scale * (U.T @ yc))
 
 
-def _cd(Xc, yc, n, a1, a2, w0, tol, max_iter):
-  """Cyclic coordinate descent for (1/2n)‖yc − Xc w‖² + a1ᵀ|w| + (a2/2)‖w‖².
-
-  Each outer round is a full sweep over the p coordinates followed by sweeps
-  over the non-zero coefficients only, until their largest change is below
-  tol·max|w|. The fit stops, as `_cd_working_set` does, after a full sweep
-  that changed nothing by more than that and at a duality gap of at most
-  `_cd_gap_tol`·‖yc‖² (sum form). The residual r = yc − Xc w is updated in
-  place, so a sweep costs O(np). Returns (w, sweeps, converged).
-  """
-  p = Xc.shape[1]
-  XT = Xc.T  # rows contiguous: each coordinate update reads one row.
-  dtype = Xc.dtype
-  diag = jnp.sum(XT * XT, axis=1) / n
-  denom = diag + a2
-  ok = denom > 0
-  inv = jnp.where(ok, 1.0 / jnp.where(ok, denom, 1.0), 0.0)
-  tiny = jnp.finfo(dtype).tiny
-
-  def update(j, carry):
-    w, r, dmax, wmax = carry
-    xj = XT[j]
-    wj = w[j]
-    rho = xj @ r / n + diag[j] * wj
-    new = _soft(rho, a1[j]) * inv[j]
-    d = new - wj
-    r = r - d * xj
-    w = w.at[j].set(new)
-    return w, r, jnp.maximum(dmax, jnp.abs(d)), jnp.maximum(wmax, jnp.abs(new))
-
-  def sweep(w, r, idx, count):
-    z = jnp.zeros((), dtype)
-    body = lambda i, c: update(idx[i], c)
-    w, r, dmax, wmax = jax.lax.fori_loop(0, count, body, (w, r, z, z))
-    return w, r, dmax <= tol * jnp.maximum(wmax, tiny)
-
-  all_idx = jnp.arange(p)
-  # Below 100ε neither the gap nor a relative step can be certified.
-  tol = _cd_gap_tol(tol, dtype)
-  tol_abs = tol * jnp.dot(yc, yc)
-
-  def gap(w, r):
-    return _coordinate_descent.weighted_gap(w, XT @ r, n * a1, n * a2, jnp.dot(r, r),
-                                            jnp.dot(r, yc), n * diag)
-
-  def outer_cond(s):
-    _, _, it, done = s
-    return (~done) & (it < max_iter)
-
-  def outer_body(s):
-    w, r, it, _ = s
-    w, r, full_ok = sweep(w, r, all_idx, p)
-    done = full_ok & (gap(w, r) <= tol_abs)
-    it = it + 1
-    active = w != 0
-    idx = jnp.argsort(~active, stable=True)
-    count = jnp.sum(active)
-
-    def in_cond(t):
-      return (~t[3]) & (t[2] < max_iter)
-
-    def in_body(t):
-      w, r, it, _ = t
-      w, r, ok = sweep(w, r, idx, count)
-      return w, r, it + 1, ok
-
-    w, r, it, _ = jax.lax.while_loop(in_cond, in_body, (w, r, it, full_ok | done))
-    return w, r, it, done
-
-  r0 = yc - Xc @ w0
-  w, _, it, done = jax.lax.while_loop(
-      outer_cond, outer_body, (w0, r0, jnp.zeros((), jnp.int32), jnp.zeros((), bool)))
-  return w, it, done
-
-
 def _cd_gap_tol(tol, dtype):
   """The duality-gap tolerance (relative to ‖yc‖²) of the working-set solve.
 
@@ -320,7 +245,8 @@ def _cd_working_set(Xc, yc, n, a1, a2, w0, tol, max_iter, uniform=False):
 
   Under ``jax.vmap`` the working-set solver would run all its branches and
   Newton steps in every lane (batched predicates select rather than
-  branch), so a batch runs the plain cyclic solver `_cd` instead (a custom
+  branch), so a batch runs the same engine's plain cyclic CD over all
+  coordinates instead (`_coordinate_descent.cyclic_solve`, a custom
   batching rule). As in scikit-learn, a solve is done when the last sweep
   moved no coefficient by more than tol·max|w| and the gap is within
   tolerance. ``uniform`` (static) says every a1_j is equal: the solver then
@@ -328,19 +254,26 @@ def _cd_working_set(Xc, yc, n, a1, a2, w0, tol, max_iter, uniform=False):
   per sweep on wide problems than the per-coordinate one. Returns (w,
   coordinate sweeps, converged).
   """
+  def sum_form(Xc, yc, n, a1, a2):
+    # The engine's sum form: l1 = n·a1, l2 = n·a2, gap tolerance tol·‖yc‖².
+    gap_tol = _cd_gap_tol(tol, Xc.dtype)
+    return n * a1, n * a2, gap_tol * jnp.dot(yc, yc), gap_tol
+
   @jax.custom_batching.custom_vmap
   def solve(Xc, yc, n, a1, a2, w0):
-    tol_abs = _cd_gap_tol(tol, Xc.dtype) * jnp.dot(yc, yc)
-    l1 = a1[0] if uniform else a1
-    w, _, it, ok = _coordinate_descent.residual_solve(Xc, yc, n * l1, n * a2, w0, tol_abs,
-                                                      max_iter,
-                                                      tol_rel=_cd_gap_tol(tol, Xc.dtype))
+    l1, l2, tol_abs, tol_rel = sum_form(Xc, yc, n, a1[0] if uniform else a1, a2)
+    w, _, it, ok = _coordinate_descent.residual_solve(Xc, yc, l1, l2, w0, tol_abs, max_iter,
+                                                      tol_rel=tol_rel)
     return w, it, ok
+
+  def cyclic(Xc, yc, n, a1, a2, w0):
+    l1, l2, tol_abs, tol_rel = sum_form(Xc, yc, n, a1, a2)
+    return _coordinate_descent.cyclic_solve(Xc, yc, l1, l2, w0, tol_abs, tol_rel, max_iter)
 
   @solve.def_vmap
   def _batched(axis_size, in_batched, *args):
     axes = [0 if b else None for b in in_batched]
-    out = jax.vmap(lambda *a: _cd(*a, tol, max_iter), in_axes=axes)(*args)
+    out = jax.vmap(cyclic, in_axes=axes)(*args)
     return out, (True, True, True)
 
   return solve(Xc, yc, n, a1, a2, w0)

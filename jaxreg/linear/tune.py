@@ -65,9 +65,9 @@ import jax.scipy.linalg
 import numpy as np
 import optax
 
-from jaxreg.penalties import soft_threshold
 from jaxreg import _checks
 from jaxreg.linear import _engine
+from jaxreg.linear import _coordinate_descent
 from jaxreg.linear._data import fold_masks
 
 # The package re-exports the function ``fit`` under the module's name.
@@ -820,56 +820,11 @@ def _cv_fits(X, y, train, a1, a2, warm, fit_intercept, tol, max_iter, solver):
   return jax.vmap(lambda m, w0: one((m, w0)))(train, warm)
 
 
-_soft = soft_threshold
-
-
 def _spd_solve(H, b):
   # H is the Hessian on the support (identity off it): symmetric positive
   # definite, so Cholesky, about twice as fast as LU here. A singular H_S
   # gives NaNs, which fail the sign checks and send the caller to its fallback.
   return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(H), b)
-
-
-def _gram_cd(G, c, a1, a2, w, tol, max_sweeps):
-  """Cyclic coordinate descent on F problems ½wᵀG_fw − c_fᵀw + a1_fᵀ|w| + (a2/2)‖w‖².
-
-  G is (F, k, k), c, a1 and w are (F, k). The F problems advance in
-  lock-step: a ``lax.scan`` over the k coordinates whose body updates
-  coordinate j of every problem with dense (F, k) operations (the row G[:, j]
-  is a slice, not a gather, as it would be under ``vmap``); a coordinate
-  update costs O(k) through the maintained products Gw. Stops when every
-  problem's largest change of a sweep is below tol·max|w|.
-  """
-  F, k, _ = G.shape
-  GT = jnp.swapaxes(G, 0, 1)  # (k, F, k): GT[j] is row j of every problem
-  dg = jnp.diagonal(G, axis1=1, axis2=2).T  # (k, F)
-  den = dg + a2
-  inv = jnp.where(den > 0, 1.0 / jnp.where(den > 0, den, 1.0), 0.0)
-  tiny = jnp.finfo(G.dtype).tiny
-  cT, a1T = c.T, a1.T
-
-  def update(carry, xs):
-    Gw, dmax, wmax = carry
-    j, gj, wj, cj, aj, dj, ij = xs
-    gwj = jax.lax.dynamic_index_in_dim(Gw, j, axis=1, keepdims=False)
-    new = _soft(cj - gwj + dj * wj, aj) * ij
-    d = new - wj
-    return (Gw + d[:, None] * gj, jnp.maximum(dmax, jnp.abs(d)),
-            jnp.maximum(wmax, jnp.abs(new))), new
-
-  def cond(st):
-    return (~st[3]) & (st[2] < max_sweeps)
-
-  def body(st):
-    wT, Gw, it, _ = st
-    z = jnp.zeros((F,), G.dtype)
-    (Gw, dmax, wmax), wT = jax.lax.scan(
-        update, (Gw, z, z), (jnp.arange(k), GT, wT, cT, a1T, dg, inv))
-    return wT, Gw, it + 1, jnp.all(dmax <= tol * jnp.maximum(wmax, tiny))
-
-  Gw = jnp.einsum("fij,fj->fi", G, w)
-  wT, _, _, _ = jax.lax.while_loop(cond, body, (w.T, Gw, 0, False))
-  return wT.T
 
 
 class _Folds(NamedTuple):
@@ -915,7 +870,8 @@ def _ws_folds(X, train, folds, a1, a2, w, k, tol, max_outer):
   fold's working set is its current support plus the coordinates that
   violate the optimality conditions the most (largest |∇_j|/a1_j), k in
   all; the problems restricted to them are solved on their k×k Gram
-  matrices by coordinate descent (:func:`_gram_cd`, all folds at once),
+  matrices by coordinate descent (``_coordinate_descent.gram_solve``, the
+  engine's cyclic CD on a Gram block, vmapped over the folds),
   then made exact by one Newton step on the support (signs fixed, a dense
   k×k solve); the full gradient then checks the optimality conditions of
   every coordinate left out. The support of a tuned lasso is small, so all
@@ -984,7 +940,8 @@ def _ws_folds(X, train, folds, a1, a2, w, k, tol, max_outer):
     G = jax.vmap(functools.partial(_fold_gram, X))(train, xm, nk, idx)
     cW = jnp.take_along_axis(c, idx, axis=1)
     a1W = jnp.take_along_axis(a1, idx, axis=1)
-    wW = _gram_cd(G, cW, a1W, a2, jnp.take_along_axis(w, idx, axis=1), cd_tol, 50)
+    wW = jax.vmap(_coordinate_descent.gram_solve, in_axes=(0, 0, 0, None, 0, None, None))(
+        G, cW, a1W, a2, jnp.take_along_axis(w, idx, axis=1), cd_tol, 50)
     wW, signs = jax.vmap(newton)(G, cW, a1W, wW)
     w = jax.vmap(lambda i, v: jnp.zeros(p, dtype).at[i].set(v))(idx, wW)
     g = neg_grad(w)
