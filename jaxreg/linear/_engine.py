@@ -86,6 +86,14 @@ def tol_scale(G0):
   return jnp.where(s > 0, s, 1.0)
 
 
+def kkt_scale(X):
+  """max(1, max_j (1/n)Σᵢ|X_ij|): no gradient of the mean log-loss, whose
+  residuals σ(η) − y lie in [−1, 1], can exceed it (the intercept's column
+  of ones gives the 1), so the logistic entry points measure their
+  optimality violations relative to it."""
+  return jnp.maximum(jnp.max(jnp.mean(jnp.abs(X), axis=0)), 1.0)
+
+
 def run_solver(name, X, Y, datafit, coords, W0, b0, fit_intercept, tol, max_iter):
   if name == "cd":
     mod = coordinate_descent
@@ -110,17 +118,17 @@ class PathArrays(NamedTuple):
   converged: jax.Array   # (K,)
 
 
-def solve_path(prob, alphas, *, fit_intercept, tol, max_iter, solver):
+def solve_path(prob, alphas, *, fit_intercept, tol, max_iter, solver, scale=None):
   """Warm-started solves along ``alphas`` (in the given order), one program.
 
   ``tol`` is relative: each solve stops once its largest violation is at most
-  tol × the null model's largest gradient.
+  tol × ``scale``, by default the null model's largest gradient.
   """
   X, Y, df, coords = prob.X, prob.Y, prob.datafit, prob.coords
   p, T = X.shape[1], Y.shape[1]
   name = check_solver(solver, df)
   b0, G0 = null_gradient(prob, fit_intercept)
-  tol_abs = tol * tol_scale(G0)
+  tol_abs = tol * (tol_scale(G0) if scale is None else scale)
 
   def step(carry, a):
     W, b = carry

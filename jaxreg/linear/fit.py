@@ -88,7 +88,8 @@ from jaxreg.implicit import default_tol, implicit_solution
 from jaxreg import penalties as _penalties
 from jaxreg.linear import _engine
 from jaxreg.linear import datafits as _datafits
-from jaxreg.linear import _coordinate_descent, _logistic
+from jaxreg.linear import _coordinate_descent
+from jaxreg.linear.solvers import prox_newton
 from jaxreg.linear._data import center, check_Xy
 from jaxreg.linear.solvers.dual_newton import enet_dual_newton
 from jaxreg.penalties import ElasticNet, L1, L2, Penalty
@@ -506,11 +507,11 @@ def _newton(X, y, a1, a2, D, s, v0, fit_intercept, tol, max_iter):
 
   Objective: loss(Dw, b) + (a2/2)‖Dw‖² + a1ᵀ(s ⊙ w); a backtracking line
   search (halving) guarantees descent far from the optimum. Stops when the
-  gradient of that objective is at most tol·`_logistic.kkt_scale` (∞-norm),
+  gradient of that objective is at most tol·`_engine.kkt_scale` (∞-norm),
   or after a step the line search could not make (rounding). Returns
   (v, steps, converged).
   """
-  tol_kkt = tol * _logistic.kkt_scale(X)
+  tol_kkt = tol * _engine.kkt_scale(X)
   def obj(v):
     Dv = (D * v[0], v[1])
     return _logistic_smooth(Dv, X, y, a2, fit_intercept) + jnp.sum(a1 * s * D * v[0])
@@ -545,6 +546,23 @@ def _newton(X, y, a1, a2, D, s, v0, fit_intercept, tol, max_iter):
   return v, it, small(v)
 
 
+def _enet_coords(a1, a2):
+  """The solver view of Σⱼ a1ⱼ|wⱼ| + (a2/2)‖w‖² for (a1, a2) of `_penalty_parts`.
+
+  ``ElasticNet(1, r)`` with row weights vⱼ = a1ⱼ + a2 and r = max a1/(max a1 +
+  a2) gives a1ⱼ in ℓ1 and a2 in ℓ2 wherever a1 is uniform or a2 = 0, the two
+  cases `_penalty_parts` returns (L1 weights come without an ℓ2 part).
+  """
+  p = a1.shape[0]
+  c = jnp.max(a1)
+  total = c + a2
+  r = jnp.where(total > 0, c / jnp.where(total > 0, total, 1.0), 1.0)
+  coords = _penalties.coordinates(_penalties.ElasticNet(jnp.ones_like(c), r), p, 1)
+  v = jnp.concatenate([a1 + a2, jnp.zeros((1,), a1.dtype)])
+  return _penalties.Coordinates(coords.penalty, v, coords.m, kind="separable", n_features=p,
+                                n_outputs=1)
+
+
 def _fit_logistic(X, y, a1, a2, fit_intercept, tol, max_iter, init, solver):
   sg = jax.lax.stop_gradient
   n, p = X.shape
@@ -562,8 +580,12 @@ def _fit_logistic(X, y, a1, a2, fit_intercept, tol, max_iter, init, solver):
   else:
     # Proximal Newton (the solver of ``logistic_path``), which stops when
     # the optimality conditions hold to tol, not on a small step.
-    th0 = jnp.concatenate([v0[0], jnp.reshape(v0[1], (1,))]) if fit_intercept else v0[0]
-    v_star, it, ok = _logistic.solve(Xs, ys, a1s, a2s, tol_kkt, fit_intercept, max_iter, th0)
+    b0 = jnp.reshape(v0[1] if fit_intercept else jnp.zeros((), dtype), (1,))
+    res = prox_newton.solve(Xs, jnp.reshape(ys, (-1, 1)).astype(dtype), _datafits.Logistic(),
+                            _enet_coords(a1s, a2s), v0[0][:, None], b0,
+                            fit_intercept=fit_intercept, tol=tol_kkt * _engine.kkt_scale(Xs),
+                            max_iter=max_iter)
+    v_star, it, ok = (res.W[:, 0], res.b[0]), res.n_iter, res.converged
   D, s = _support(v_star[0], a1s)
   opt = functools.partial(_logistic_optimality, fit_intercept=fit_intercept)
   sol = implicit_solution(lambda th, D, s: v_star, opt, tol=tol)

@@ -25,7 +25,8 @@ import numpy as np
 from jaxreg import _checks
 from jaxreg.linear import _coordinate_descent as _cd
 from jaxreg.linear import _engine
-from jaxreg.linear import _logistic
+from jaxreg import penalties as _penalties
+from jaxreg.linear import datafits as _datafits
 from jaxreg.linear._data import center, check_Xy
 from jaxreg.linear.fit import ConvergenceWarning, _warn_unconverged
 
@@ -462,12 +463,13 @@ def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
   ``LogisticRegression(C=1/(n·α))`` (penalty "l1": r = 1, "l2": r = 0,
   "elasticnet": r = ``l1_ratio``). The intercept is not penalized.
 
-  Algorithm: proximal Newton (glmnet's IRLS). Each step builds the weighted
-  least-squares model of the log-loss at the current point and minimizes it
-  plus the penalty by cyclic coordinate descent on its Gram matrix (the
-  intercept is one more, unpenalized, coordinate); a step-halving search on
-  the true objective keeps every step a descent. Warm starts follow the
-  decreasing α grid.
+  Algorithm: proximal Newton (glmnet's IRLS), the generic
+  :mod:`jaxreg.linear.solvers.prox_newton` of :func:`path`. Each step builds
+  the weighted least-squares model of the log-loss at the current point and
+  minimizes it plus the penalty by coordinate descent on a working set
+  (the nonzero coefficients and the worst violators; the intercept by an
+  exact Newton step); a backtracking search on the true objective keeps
+  every step a descent. Warm starts follow the decreasing α grid.
 
   Args:
     X: (n, p) design matrix.
@@ -536,12 +538,26 @@ def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
     alphas = jnp.geomspace(1.0, eps, n_alphas).astype(X.dtype) * alpha_max
   else:
     alphas = check_alphas(alphas, X.dtype)
-  coefs, intercepts, viol, n_iter, ok = _logistic.logistic_path(
-      X, y01, alphas * r, alphas * (1.0 - r), jnp.asarray(tol, X.dtype),
-      fit_intercept=bool(fit_intercept), max_iter=max_iter)
-  _warn_unconverged(ok, "logistic_path", f"some α reached max_iter={max_iter} Newton steps; "
-                    "raise max_iter or tol.")
-  return PathResult(alphas, coefs, intercepts, viol, n_iter, ok)
+  pen = _penalties.L1(1.0) if r == 1.0 else (
+      _penalties.L2(1.0) if r == 0.0 else _penalties.ElasticNet(1.0, r))
+  coords = _penalties.coordinates(pen, X.shape[1], 1)
+  out = _logistic_path(X, jnp.reshape(y01, (-1, 1)).astype(X.dtype), coords, alphas,
+                       jnp.asarray(tol, X.dtype), fit_intercept=bool(fit_intercept),
+                       max_iter=max_iter)
+  _warn_unconverged(out.converged, "logistic_path", f"some α reached max_iter={max_iter} Newton "
+                    "steps; raise max_iter or tol.")
+  return PathResult(alphas, out.W[..., 0], out.b[..., 0], out.violation, out.n_iter,
+                    out.converged)
+
+
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter"))
+def _logistic_path(X, Y, coords, alphas, tol, *, fit_intercept, max_iter):
+  """The generic engine's warm-started proximal Newton path for the log-loss,
+  its violations measured against `_engine.kkt_scale`(X)."""
+  prob = _engine.Problem(X, Y, _datafits.Logistic(), coords, None, True)
+  return _engine.solve_path(prob, alphas, fit_intercept=fit_intercept, tol=tol,
+                            max_iter=max_iter, solver="prox_newton",
+                            scale=_engine.kkt_scale(X))
 
 
 # --- any datafit × any penalty -------------------------------------------------

@@ -168,7 +168,9 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
   n_blocks = blocks.shape[0]
   valid = (blocks < p)[:, :, None]                   # (n_blocks, B, 1)
   ids = jnp.arange(n_blocks)
-  Xp = jnp.concatenate([X, jnp.zeros((n, 1), dtype)], axis=1)
+  # Rows of XpT are the columns of X (and a zero one for padding): a block's
+  # columns are then a gather of contiguous rows in the inner loops.
+  XpT = jnp.concatenate([X.T, jnp.zeros((1, n), dtype)], axis=0)
   pad_row = jnp.zeros((1, T), dtype)
   curvature = getattr(datafit, "curvature", None)
   # ‖X_b‖₂²/n: the block curvature of a unit h, the floor's scale.
@@ -237,7 +239,7 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
       Wc, bc, R, move = c
       j = order[k]
       idx = blocks[j]
-      Xb = Xp[:, idx]                                # (n, B)
+      Xb = XpT[idx].T                                # (n, B)
       x = Wc[idx]                                    # (B, T)
       grad = gWp[idx] + Xb.T @ model_hvp(R)
       L = block_lip[j]
@@ -254,7 +256,7 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
       Wc, bc, R, move = c
       j = order[k]
       row = blocks[j, 0]
-      xj = Xp[:, row]
+      xj = XpT[row]
 
       def entry(t, cc):
         Wc, R, move = cc
