@@ -1488,11 +1488,15 @@ class Coordinates:
     return self.penalty._alpha(jnp.zeros((), dtype)) * jnp.asarray(np.asarray(self._group_w), dtype)
 
   # --- the interface --------------------------------------------------------
+  def gather(self, W):
+    """The rows of W (p, T) block by block: (n_blocks, B, T), padding rows 0."""
+    Wp = jnp.concatenate([W, jnp.zeros((1,) + W.shape[1:], W.dtype)])
+    return Wp[self.blocks]
+
   def value(self, W):
     """Σ over blocks of the block penalty at W (p, T)."""
     if self.kind == "group":
-      Wp = jnp.concatenate([W, jnp.zeros((1,) + W.shape[1:], W.dtype)])
-      norms = _safe_norm(Wp[self.blocks], (1, 2))[:, 0, 0]
+      norms = _safe_norm(self.gather(W), (1, 2))[:, 0, 0]
       return jnp.sum(self._gw(W.dtype) * norms)
     v, m = self._vm(jnp.arange(self.n_features), W.dtype)
     return jnp.sum(self.penalty._elem_value(W, v, m))
@@ -1502,8 +1506,7 @@ class Coordinates:
     step = jnp.asarray(step, W.dtype)
     if self.kind == "group":
       blocks = self.blocks
-      Wp = jnp.concatenate([W, jnp.zeros((1,) + W.shape[1:], W.dtype)])
-      xb = Wp[blocks]
+      xb = self.gather(W)
       t = (step * self._gw(W.dtype))[:, None, None]
       xb = xb * _block_shrink(xb, t, (1, 2))
       return W.at[blocks.reshape(-1)].set(xb.reshape((-1,) + W.shape[1:]), mode="drop")

@@ -114,7 +114,8 @@ def check_Xy(X, y, name_X="X", name_y="y", *, batched=False, dtype_from="Xy",
 def center(X, y, fit_intercept, mask=None):
   """Centered copies of X and y, their means and the number of rows used.
 
-  Without ``mask`` every row counts; with a 0/1 ``mask`` (n,) the means are
+  ``y`` is (n,) or (n, T) (several targets, each centered). Without
+  ``mask`` every row counts; with a 0/1 ``mask`` (n,) the means are
   those of the rows it selects and the other rows are zeroed (so sums over
   all rows are sums over the selected ones). Without an intercept the means
   are zeros and nothing is subtracted.
@@ -135,17 +136,17 @@ def center(X, y, fit_intercept, mask=None):
   if fit_intercept:
     if mask is None:
       x_mean = jnp.mean(X, axis=0)
-      y_mean = jnp.mean(y)
+      y_mean = jnp.mean(y, axis=0)
     else:
       x_mean = mask @ X / n
       y_mean = mask @ y / n
     Xc, yc = X - x_mean, y - y_mean
   else:
     x_mean = jnp.zeros(X.shape[1], X.dtype)
-    y_mean = jnp.zeros((), X.dtype)
+    y_mean = jnp.zeros(y.shape[1:], X.dtype)
     Xc, yc = X, y
   if mask is not None:
-    Xc, yc = Xc * mask[:, None], yc * mask
+    Xc, yc = Xc * mask[:, None], yc * mask.reshape((-1,) + (1,) * (y.ndim - 1))
   return Xc, yc, x_mean, y_mean, n
 
 

@@ -18,19 +18,19 @@ from jax import lax
 from jaxreg import penalties as _penalties
 from jaxreg.linear import _data
 from jaxreg.linear import datafits as _datafits
-from jaxreg.linear.solvers import coordinate_descent
+from jaxreg.implicit import implicit_solution
+from jaxreg.linear.solvers import coordinate_descent, fista, prox_newton
 
 SOLVERS = ("auto", "cd", "prox_newton", "fista")
 
 
 class Problem(NamedTuple):
-  """A validated problem: arrays for the solvers and what maps results back."""
+  """A validated problem: arrays for the solvers, and whether y was one column."""
 
   X: jax.Array
   Y: jax.Array
   datafit: Any
   coords: Any
-  info: Any
   single_output: bool
 
 
@@ -53,11 +53,11 @@ def prepare(X, y, penalty, datafit, name_X="X", name_y="y"):
   datafit = _datafits.get(datafit)
   single = jnp.ndim(y) == 1
   X, _ = _data.check_Xy(X, y, name_X, name_y, dtype_from="X", multi_output=True)
-  Y, info = _datafits.prepare_targets(datafit, y)
+  Y, _ = _datafits.prepare_targets(datafit, y)
   Y = jnp.asarray(Y, X.dtype)
   single = single and Y.shape[1] == 1
   coords = _penalties.coordinates(penalty, X.shape[1], Y.shape[1])
-  return Problem(X, Y, datafit, coords, info, single)
+  return Problem(X, Y, datafit, coords, single)
 
 
 def null_gradient(prob, fit_intercept):
@@ -73,10 +73,7 @@ def null_gradient(prob, fit_intercept):
 def alpha_max(prob, G0):
   """The smallest α for which W = 0 is optimal (the top of a path)."""
   coords = prob.coords
-  G_pad = jnp.concatenate([G0, jnp.zeros((1, G0.shape[1]), G0.dtype)], axis=0)
-  blocks = jnp.asarray(coords.blocks)
-  per = jax.vmap(lambda idx, g: coords.block_alpha_max(G_pad[idx], g))(
-      blocks, jnp.arange(blocks.shape[0]))
+  per = jax.vmap(coords.block_alpha_max)(coords.gather(G0), jnp.arange(coords.n_blocks))
   return jnp.max(jnp.where(jnp.isfinite(per), per, 0.0))
 
 
@@ -95,19 +92,9 @@ def kkt_scale(X):
 
 
 def run_solver(name, X, Y, datafit, coords, W0, b0, fit_intercept, tol, max_iter):
-  if name == "cd":
-    mod = coordinate_descent
-  elif name == "prox_newton":
-    from jaxreg.linear.solvers import prox_newton as mod
-  else:
-    from jaxreg.linear.solvers import fista as mod
+  mod = {"cd": coordinate_descent, "prox_newton": prox_newton, "fista": fista}[name]
   return mod.solve(X, Y, datafit, coords, W0, b0, fit_intercept=fit_intercept, tol=tol,
                    max_iter=max_iter)
-
-
-def with_alpha(coords, alpha):
-  """The solver view with its penalty's α replaced by ``alpha``."""
-  return coords.with_alpha(alpha)
 
 
 class PathArrays(NamedTuple):
@@ -132,7 +119,7 @@ def solve_path(prob, alphas, *, fit_intercept, tol, max_iter, solver, scale=None
 
   def step(carry, a):
     W, b = carry
-    res = run_solver(name, X, Y, df, with_alpha(coords, a), W, b, fit_intercept, tol_abs,
+    res = run_solver(name, X, Y, df, coords.with_alpha(a), W, b, fit_intercept, tol_abs,
                      max_iter)
     return (res.W, res.b), (res.W, res.b, res.n_iter, res.violation, res.converged)
 
@@ -169,8 +156,6 @@ def implicit(datafit, coords, X, Y, W, b, fit_intercept):
   non-convex penalty's solution are those of the local minimum found, valid
   while its support does not change.
   """
-  from jaxreg.implicit import implicit_solution
-
   W = lax.stop_gradient(W)
   b = lax.stop_gradient(b)
   keep = jnp.any(W != 0, axis=1, keepdims=True).astype(W.dtype) * jnp.ones_like(W)

@@ -705,7 +705,7 @@ def _generic_solve(X, Y, datafit, coords, tol, fit_intercept, max_iter, solver, 
                    b0=None):
   """One generic fit, made differentiable in coords (α), X and Y by implicit
   differentiation; the solver itself (from W0, b0 if given) is never differentiated."""
-  prob = jax.lax.stop_gradient(_engine.Problem(X, Y, datafit, coords, None, False))
+  prob = jax.lax.stop_gradient(_engine.Problem(X, Y, datafit, coords, False))
   W0, b0 = jax.lax.stop_gradient((W0, b0))
   res = _engine.solve_one(prob, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
                           solver=solver, W0=W0, b0=b0)

@@ -554,7 +554,7 @@ def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
 def _logistic_path(X, Y, coords, alphas, tol, *, fit_intercept, max_iter):
   """The generic engine's warm-started proximal Newton path for the log-loss,
   its violations measured against `_engine.kkt_scale`(X)."""
-  prob = _engine.Problem(X, Y, _datafits.Logistic(), coords, None, True)
+  prob = _engine.Problem(X, Y, _datafits.Logistic(), coords, True)
   return _engine.solve_path(prob, alphas, fit_intercept=fit_intercept, tol=tol,
                             max_iter=max_iter, solver="prox_newton",
                             scale=_engine.kkt_scale(X))
@@ -565,14 +565,14 @@ def _logistic_path(X, Y, coords, alphas, tol, *, fit_intercept, max_iter):
 
 @functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter", "solver"))
 def _generic_path(X, Y, datafit, coords, alphas, tol, *, fit_intercept, max_iter, solver):
-  prob = _engine.Problem(X, Y, datafit, coords, None, False)
+  prob = _engine.Problem(X, Y, datafit, coords, False)
   return _engine.solve_path(prob, alphas, fit_intercept=fit_intercept, tol=tol,
                             max_iter=max_iter, solver=solver)
 
 
 @functools.partial(jax.jit, static_argnames=("fit_intercept", "n_alphas"))
 def _generic_grid(X, Y, datafit, coords, eps, *, fit_intercept, n_alphas):
-  prob = _engine.Problem(X, Y, datafit, coords, None, False)
+  prob = _engine.Problem(X, Y, datafit, coords, False)
   _, G0 = _engine.null_gradient(prob, fit_intercept)
   a_max = _engine.alpha_max(prob, G0)
   return a_max * jnp.logspace(0.0, jnp.log10(eps), n_alphas, dtype=X.dtype)

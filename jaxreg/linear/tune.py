@@ -1148,7 +1148,7 @@ def _tune_generic(X, y, splits, penalty, loss, fit_intercept, steps, learning_ra
              for tr, te in splits]
   alpha_max = 0.0
   for Xt, Yt, _, _ in parts:
-    sub = _engine.Problem(Xt, Yt, df, prob.coords, None, False)
+    sub = _engine.Problem(Xt, Yt, df, prob.coords, False)
     _, G0 = _engine.null_gradient(sub, bool(fit_intercept))
     alpha_max = max(alpha_max, float(_engine.alpha_max(sub, G0)))
   steps, search = _search(steps, learning_rate, optimizer, max_step, xtol, ftol, scan_step, eps)

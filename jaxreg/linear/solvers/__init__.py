@@ -20,6 +20,6 @@ subdifferential, with the intercept's gradient included) is at most ``tol``.
   own signature, as it applies to that one pair only.
 """
 
-from jaxreg.linear.solvers._common import SolverResult, objective
+from jaxreg.linear.solvers._common import SolverResult
 
-__all__ = ["SolverResult", "objective"]
+__all__ = ["SolverResult"]

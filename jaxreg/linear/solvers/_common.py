@@ -1,4 +1,4 @@
-"""What every solver shares: its result, the objective and the intercept step."""
+"""What every solver shares: its result and the optimality violations it stops on."""
 
 from __future__ import annotations
 
@@ -27,13 +27,34 @@ class SolverResult(NamedTuple):
   converged: jax.Array
 
 
-def objective(X, Y, datafit, coords, W, b):
-  """datafit(Y, XW + b) + penalty(W): the function every solver minimises."""
-  return datafit.value(Y, X @ W + b) + coords.value(W)
+def block_violations(coords, W, grad_W, lipschitz):
+  """Each block's optimality violation, shape (n_blocks,).
+
+  Args:
+    coords: the penalty's solver view.
+    W: (p, T) coefficients.
+    grad_W: (p, T) datafit gradient Xᵀ∇f(η).
+    lipschitz: (n_blocks,) block Lipschitz constants (the step of the
+      prox-gradient mapping that non-convex penalties measure).
+  """
+  ids = jnp.arange(coords.n_blocks)
+  return jax.vmap(coords.block_violation)(coords.gather(W), coords.gather(grad_W), ids,
+                                          lipschitz)
 
 
-def intercept_violation(datafit, Y, eta, fit_intercept):
-  """|∂/∂b| of the datafit (max over outputs); 0 without an intercept."""
-  if not fit_intercept:
-    return jnp.zeros((), eta.dtype)
-  return jnp.max(jnp.abs(jnp.sum(datafit.gradient(Y, eta), axis=0)))
+def largest_violation(block_viol, grad_b, fit_intercept):
+  """max(block violations, |∂f/∂b| when the intercept is fitted)."""
+  out = jnp.max(block_viol) if block_viol.shape[0] else jnp.zeros((), grad_b.dtype)
+  if fit_intercept:
+    out = jnp.maximum(out, jnp.max(jnp.abs(grad_b)))
+  return out
+
+
+def max_violation(coords, W, grad_W, grad_b, lipschitz, fit_intercept):
+  """The largest block optimality violation, the intercept's included.
+
+  Returns:
+    A nonnegative scalar; 0 exactly at a stationary point.
+  """
+  return largest_violation(block_violations(coords, W, grad_W, lipschitz), grad_b,
+                           fit_intercept)

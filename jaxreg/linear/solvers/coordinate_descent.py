@@ -50,7 +50,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxreg.linear.solvers._common import SolverResult
+from jaxreg.linear import _data
+from jaxreg.linear.solvers._common import SolverResult, block_violations, largest_violation
 
 __all__ = ["solve"]
 
@@ -121,10 +122,7 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_it
   # Squared loss: centering makes the optimal intercept a closed form.
   center = quadratic and fit_intercept
   if center:
-    x_mean = jnp.mean(X, axis=0)
-    y_mean = jnp.mean(Y, axis=0)
-    X = X - x_mean
-    Y = Y - y_mean
+    X, Y, x_mean, y_mean, _ = _data.center(X, Y, True)
   blocks = jnp.asarray(coords.blocks)
   G = blocks.shape[0]
   Xt_pad = jnp.concatenate([X.T, jnp.zeros((1, n), dtype)], axis=0)
@@ -193,14 +191,12 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_it
   def objective(W_pad, aux):
     return smooth_value(W_pad, aux) + coords.value(W_pad[:p])
 
-  def violations(W_pad, aux, b):
+  def violations(W_pad, aux):
+    """Each block's violation (0 for all-zero columns) and the largest, intercept's included."""
     Gfull = full_grad(W_pad, aux)
-    v = jax.vmap(lambda idx, g, L: coords.block_violation(W_pad[idx], Gfull[idx], g, L))(
-        blocks, jnp.arange(G), Lsafe)
-    v = jnp.where(Lb > 0, v, 0.0)
-    vb = (jnp.max(jnp.abs(jnp.sum(datafit.gradient(Y, aux), axis=0))) if fit_b
-          else jnp.zeros((), dtype))
-    return v, vb
+    v = jnp.where(Lb > 0, block_violations(coords, W_pad[:p], Gfull[:p], Lsafe), 0.0)
+    gb = jnp.sum(datafit.gradient(Y, aux), axis=0) if fit_b else jnp.zeros((T,), dtype)
+    return v, largest_violation(v, gb, fit_b)
 
   def inner(W_pad, aux, b, order, k, target, it):
     hist0 = jnp.zeros((max(anderson, 1) + 1,) + W_pad.shape, dtype)
@@ -239,8 +235,7 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_it
 
   def outer_body(s):
     W_pad, aux, b, it, _, ws = s
-    v, vb = violations(W_pad, aux, b)
-    vmax = jnp.maximum(jnp.max(v), vb)
+    v, vmax = violations(W_pad, aux)
     support = jnp.any(W_pad[blocks] != 0, axis=(1, 2))
     nnz = jnp.sum(support, dtype=jnp.int32)
     ws = jnp.clip(jnp.maximum(jnp.maximum(ws, 2 * nnz), ws_start), 1, G).astype(jnp.int32)
@@ -261,8 +256,7 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_it
   s = (W_pad, aux, b, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype),
        jnp.zeros((), jnp.int32))
   W_pad, aux, b, it, _, _ = lax.while_loop(outer_cond, outer_body, s)
-  v, vb = violations(W_pad, aux, b)
-  vmax = jnp.maximum(jnp.max(v), vb)
+  _, vmax = violations(W_pad, aux)
   W = W_pad[:p]
   if center:
     b = y_mean - x_mean @ W

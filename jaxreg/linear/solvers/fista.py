@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxreg.linear.solvers._common import SolverResult
+from jaxreg.linear.solvers._common import SolverResult, max_violation
 
 __all__ = ["solve"]
 
@@ -76,34 +76,6 @@ def spectral_norm_sq(A):
   v0 = v0 / jnp.linalg.norm(v0)
   v = lax.fori_loop(0, _POWER_ITERATIONS, power, v0)
   return 1.02 * jnp.sum((A @ v) ** 2)
-
-
-def max_violation(coords, W, grad_W, grad_b, lipschitz, fit_intercept):
-  """The largest block optimality violation, the intercept's included.
-
-  Args:
-    coords: the penalty's solver view.
-    W: (p, T) coefficients.
-    grad_W: (p, T) datafit gradient Xᵀ∇f(η).
-    grad_b: (T,) datafit gradient wrt the intercept (column sums).
-    lipschitz: (n_blocks,) block Lipschitz constants (the step of the
-      prox-gradient mapping that non-convex penalties measure).
-    fit_intercept: whether |grad_b| counts.
-
-  Returns:
-    A nonnegative scalar; 0 exactly at a stationary point.
-  """
-  T = W.shape[1]
-  zero = jnp.zeros((1, T), W.dtype)
-  Wp = jnp.concatenate([W, zero])
-  Gp = jnp.concatenate([grad_W, zero])
-  blocks = coords.blocks
-  ids = jnp.arange(blocks.shape[0])
-  viol = jax.vmap(coords.block_violation)(Wp[blocks], Gp[blocks], ids, lipschitz)
-  out = jnp.max(viol) if blocks.shape[0] else jnp.zeros((), W.dtype)
-  if fit_intercept:
-    out = jnp.maximum(out, jnp.max(jnp.abs(grad_b)))
-  return out
 
 
 class _State(NamedTuple):

@@ -55,7 +55,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxreg.linear.solvers._common import SolverResult
+from jaxreg.linear.solvers._common import SolverResult, block_violations, largest_violation
 
 __all__ = ["solve"]
 
@@ -167,7 +167,6 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
   blocks = jnp.asarray(coords.blocks)   # indexed by traced block numbers below
   n_blocks = blocks.shape[0]
   valid = (blocks < p)[:, :, None]                   # (n_blocks, B, 1)
-  ids = jnp.arange(n_blocks)
   # Rows of XpT are the columns of X (and a zero one for padding): a block's
   # columns are then a gather of contiguous rows in the inner loops.
   XpT = jnp.concatenate([X.T, jnp.zeros((1, n), dtype)], axis=0)
@@ -195,13 +194,8 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     ref = curvature if curvature is not None else n * jnp.max(H)
     lip = jnp.maximum(block_lipschitz(X, blocks, H), _FLOOR * ref * base)
     lip = jnp.maximum(lip, tiny)                    # (n_blocks, T)
-    Wp = jnp.concatenate([W, pad_row])
-    Gp = jnp.concatenate([gW, pad_row])
-    block_viol = jax.vmap(coords.block_violation)(Wp[blocks], Gp[blocks], ids,
-                                                  jnp.max(lip, axis=1))
-    violation = jnp.max(block_viol) if n_blocks else jnp.zeros((), dtype)
-    if fit_intercept:
-      violation = jnp.maximum(violation, jnp.max(jnp.abs(gb)))
+    block_viol = block_violations(coords, W, gW, jnp.max(lip, axis=1))
+    violation = largest_violation(block_viol, gb, fit_intercept)
     return _Local(G, H, gW, gb, lip, block_viol, violation)
 
   def newton_step(s, loc):
