@@ -1539,6 +1539,24 @@ class Coordinates:
     d = jnp.maximum(jnp.maximum(lo + g, -g - hi), 0.0)
     return _safe_norm(d, (0, 1)).reshape(())
 
+  def entry_value(self, x, rows):
+    """A separable view's penalty entry by entry, for some rows of W.
+
+    Args:
+      x: (K, T), the values of rows ``rows`` of W.
+      rows: (K,) int row indices; the index p marks padding, valued 0.
+
+    Returns:
+      (K, T): the penalty of each entry (so ``value(W)`` is the sum over all
+      rows). Solvers differentiate it to take Newton steps on a support.
+    """
+    real = (rows < self.n_features)[:, None]
+    v, m = self._vm(jnp.where(rows < self.n_features, rows, 0), x.dtype)
+    # Padding is evaluated at 1, not 0, so that its derivatives stay finite
+    # (|x|^p at 0) before being masked out.
+    xs = jnp.where(real, x, jnp.ones_like(x))
+    return jnp.where(real, self.penalty._elem_value(xs, v, m), 0.0)
+
   def block_alpha_max(self, g, b):
     """The smallest α making 0 optimal for block b given the gradient g at 0."""
     if self.kind == "group":

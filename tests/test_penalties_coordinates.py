@@ -444,3 +444,20 @@ def test_bad_groups_raise_naming_groups_and_leaf():
   x = jnp.array([[3.0, 0.0], [0.0, 4.0], [1.0, 1.0]])
   assert float(pen(x)) == pytest.approx(2.0 * 5.0, rel=1e-6)
   np.testing.assert_allclose(pen.grad(x)[2], [0.0, 0.0])
+
+
+def test_entry_value_is_the_per_entry_penalty(x64):
+  # Rows picked out of order, with padding (index p), against the hand formulas.
+  rng = np.random.default_rng(2)
+  x = rng.normal(scale=2.0, size=(5, 2))
+  rows = jnp.array([4, 0, 6, 2, 6])  # p = 6 marks padding
+  ev = jax.jit(lambda c, x, r: c.entry_value(x, r))
+  w = jnp.array([1.0, 0.5, 2.0, 0.0, 3.0, 1.0])
+  for name, (make, f, _) in SCALAR.items():
+    out = np.asarray(ev(coordinates(make(), 6, 2), jnp.asarray(x), rows))
+    expect = np.array([[f(t) if r < 6 else 0.0 for t in xr] for xr, r in zip(x, rows)])
+    np.testing.assert_allclose(out, expect, rtol=1e-12, err_msg=name)
+  # Weights (0 = unpenalized) follow the rows.
+  out = np.asarray(ev(coordinates(jr.L1(0.7, weights=w), 6, 2), jnp.asarray(x), rows))
+  wr = np.array([3.0, 1.0, 0.0, 2.0, 0.0])
+  np.testing.assert_allclose(out, 0.7 * wr[:, None] * np.abs(x), rtol=1e-12)
