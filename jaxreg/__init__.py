@@ -8,6 +8,7 @@ regularization strengths onto jaxreg's.
 """
 
 from jaxreg import _compilation_cache
+from jaxreg import _lapack_threads
 from jaxreg import conventions
 from jaxreg import implicit
 from jaxreg import linear
@@ -20,6 +21,8 @@ from jaxreg.transforms import add_penalty_gradient, checked, project, proximal
 
 # A persistent compilation cache in ~/.cache/jaxreg/jax (JAXREG_NO_COMPILATION_CACHE=1: off).
 _compilation_cache.enable()
+# One BLAS thread under JAX's CPU LAPACK calls (JAXREG_LAPACK_THREADS=0: leave it alone).
+_lapack_threads.limit()
 
 __version__ = "0.1.0"
 

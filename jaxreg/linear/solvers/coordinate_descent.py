@@ -81,6 +81,7 @@ _GROWTH = 4
 # coordinates gets its own Gram block (O(m) per update rather than O(n)).
 _GRAM_ROWS = 2
 _GRAM_ALWAYS = 1024
+_EXTRA = True
 # Newton steps: tried on working sets of at most this many coordinates, at
 # most this many in a row (while each drops a coefficient).
 _NEWTON_MAX = 1024
@@ -108,7 +109,7 @@ def _anderson(hist):
   return c @ hist[1:]
 
 
-def capacities(n_blocks):
+def capacities(n_blocks, extra=()):
   """The static working-set sizes (in blocks): 64, 256, 1024, ... below n_blocks, then n_blocks.
 
   Each is one compiled branch; a working set of k blocks runs in the
@@ -117,12 +118,12 @@ def capacities(n_blocks):
   coordinate update's cost is mostly its fixed overhead, so the padding
   costs little.
   """
-  sizes = []
+  sizes = set(e for e in extra if _SMALLEST <= e < n_blocks)
   K = _SMALLEST
   while K < n_blocks:
-    sizes.append(K)
+    sizes.add(K)
     K *= _GROWTH
-  return tuple(sizes) + (n_blocks,)
+  return tuple(sorted(sizes)) + (n_blocks,)
 
 
 class _GramBlock(NamedTuple):
@@ -377,7 +378,11 @@ def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_st
     eta = predictor(W_pad, b) if not use_gram else eta
     return W_pad, eta, b, it
 
-  n_slots = capacities(G) if compact else (G,)
+  # Residual mode: a squared-loss working set of up to 2n coordinates is
+  # its Gram block (worth building there), and a lasso support has at most
+  # n non-zeros, so working sets of about 2n are common: a capacity of 2n.
+  extra = (_GRAM_ROWS * n // B,) if (quadratic and not use_gram and _EXTRA) else ()
+  n_slots = capacities(G, extra) if compact else (G,)
 
   def outer_cond(s):
     _, _, _, it, vmax, _ = s
