@@ -135,9 +135,9 @@ def test_datafit_without_curvature_is_refused():
 
 @pytest.mark.parametrize("compact", [True, False])
 def test_working_sets_across_capacities_match_sklearn(x64, compact):
-  # p ≫ n with a support of 48 (n = 50): the working sets pass from the
-  # 64-slot capacity to the 256-slot one, with Newton steps on nearly
-  # rank-deficient supports (compact) or plain CD (the vmapped program).
+  # p ≫ n with a support of 48 (n = 50): working sets gathered into the
+  # 256-slot capacity with Newton steps on nearly rank-deficient supports
+  # (compact), or the program over all blocks (as for p < 1024 by default).
   rng = np.random.default_rng(7)
   X = rng.standard_normal((50, 300))
   y = X[:, :40] @ rng.standard_normal(40) + 0.1 * rng.standard_normal(50)

@@ -24,16 +24,19 @@ Strategy:
    with the intercept's gradient, is at most ``tol``;
 2. otherwise a working set: the blocks holding non-zero coefficients and
    the most violating others, max(ws_start, 2·|support|, the last size) of
-   them, gathered into the smallest of a few static capacities (64, 256,
-   1024, ... blocks, then all: :func:`capacities`), each a compiled branch,
-   so a coordinate update costs O(working set), not O(p);
+   them, in priority order. From 1024 blocks on it is gathered into the
+   smallest of a few static capacities (256, 1024, ... blocks, 2n
+   coordinates in residual mode, then all: :func:`capacities`), each a
+   compiled branch, so that an update costs O(working set); smaller
+   problems run one program over the priority order of all blocks, which
+   compiles 2-3× faster;
 3. the inner loop sweeps the working set cyclically until the largest
    violation seen during a sweep is below 0.3 × the outer one (skglm's
-   rule). For the squared loss the working set is its Gram block
-   X_AᵀX_A/n (gathered from XᵀX/n when n ≥ p, built from the columns
-   otherwise while it has at most max(2n, 1024) coordinates); other
-   datafits keep the columns X_A and the linear predictor, O(n) an update,
-   and update the intercept once per sweep with step 1/c;
+   rule). For the squared loss with n ≥ p the Gram matrix XᵀX/n stands in
+   for X; a compacted squared-loss working set of up to max(2n, 1024)
+   coordinates gets its own Gram block X_AᵀX_A/n; otherwise the columns
+   and the linear predictor are kept, O(n) an update, and the intercept of
+   a non-quadratic datafit is updated once per sweep with step 1/c;
 4. every ``anderson`` sweeps an Anderson extrapolation of the last iterates
    is tried and kept where it lowers the objective (Bertrand & Massias
    2021); for separable penalties with the squared loss, Newton steps on
@@ -43,9 +46,9 @@ Strategy:
    ill-conditioned designs;
 5. for the squared loss the data are centered, so the intercept is exact.
 
-Under ``jax.vmap`` a ``lax.switch`` over capacities would run every branch
-in every lane, so a batch runs the uncompacted program (every block in the
-priority order, no Newton steps) through a custom batching rule.
+Under ``jax.vmap`` a ``lax.switch`` or ``lax.cond`` would run every branch
+in every lane, so a batch runs the uncompacted program without Newton
+steps, through a custom batching rule.
 
 References:
   Tseng & Yun (2009), "A coordinate gradient descent method for nonsmooth
@@ -74,16 +77,22 @@ __all__ = ["solve"]
 # The inner loop stops once the largest violation of a sweep is this
 # fraction of the outer one (skglm: 0.3).
 _INNER_RATIO = 0.3
+# Problems with at least this many blocks gather their working sets into
+# static capacities (below it, one program over all blocks compiles 2-3×
+# faster, and runs about as fast: measured on 200 × 500 and 1000 × 300).
+_COMPACT_MIN = 1024
 # Working-set capacities grow by this factor from _SMALLEST blocks up.
-_SMALLEST = 64
+_SMALLEST = 256
 _GROWTH = 4
 # In residual mode a squared-loss working set of up to max(2n, 1024)
 # coordinates gets its own Gram block (O(m) per update rather than O(n)).
 _GRAM_ROWS = 2
 _GRAM_ALWAYS = 1024
-_EXTRA = True
-# Newton steps: tried on working sets of at most this many coordinates, at
-# most this many in a row (while each drops a coefficient).
+# Newton steps: tried on working sets of _NEWTON_MIN to _NEWTON_MAX
+# coordinates, at most _NEWTON_STEPS in a row (while each drops a
+# coefficient). Below _NEWTON_MIN a sweep costs microseconds, and the step's
+# code would add a second or more to the compile time.
+_NEWTON_MIN = 128
 _NEWTON_MAX = 1024
 _NEWTON_STEPS = 16
 
@@ -174,7 +183,7 @@ class _ResidualBlock(NamedTuple):
 
 
 def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_iter=1000,
-          ws_start=16, anderson=5, gram=None, compact=True):
+          ws_start=16, anderson=5, gram=None, compact=None):
   """Minimises datafit(Y, XW + b) + penalty(W) by working-set block CD.
 
   Args:
@@ -190,11 +199,11 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_it
     ws_start: the smallest working set.
     anderson: sweeps between extrapolation attempts (0: none).
     gram: use the Gram matrix (squared loss only); None picks it when n ≥ p.
-    compact: run each working set in the smallest of a few static
-      capacities (see :func:`capacities`). Under ``jax.vmap`` the solver
-      switches to the uncompacted program by itself (a batched
-      ``lax.switch`` would run every capacity in every lane).
-
+    compact: gather each working set into the smallest of a few static
+      capacities (see :func:`capacities`), one compiled branch each; None
+      does so from 1024 blocks on. Under ``jax.vmap`` the solver runs the
+      uncompacted program without Newton steps by itself (batched, a
+      ``lax.switch`` or ``lax.cond`` runs every branch in every lane).
   Returns:
     A :class:`SolverResult`.
 
@@ -211,28 +220,28 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_it
   if datafit.curvature is None:
     raise ValueError(f"{type(datafit).__name__} has no curvature bound; coordinate descent needs "
                      "one (use solver='prox_newton').")
+  if compact is None:
+    compact = coords.n_blocks >= _COMPACT_MIN
   kw = dict(datafit=datafit, fit_intercept=bool(fit_intercept), max_iter=int(max_iter),
             ws_start=int(ws_start), anderson=int(anderson), gram=gram)
   args = (X, Y, coords, jnp.asarray(W0, X.dtype), jnp.asarray(b0, X.dtype),
           jnp.asarray(tol, X.dtype))
-  if not compact:
-    return _solve(*args, compact=False, **kw)
-
   @jax.custom_batching.custom_vmap
   def run(X, Y, coords, W0, b0, tol):
-    return _solve(X, Y, coords, W0, b0, tol, compact=True, **kw)
+    return _solve(X, Y, coords, W0, b0, tol, compact=bool(compact), batched=False, **kw)
 
   @run.def_vmap
   def _batched(axis_size, in_batched, *args):
     axes = tuple(jax.tree_util.tree_map(lambda b: 0 if b else None, a) for a in in_batched)
-    out = jax.vmap(functools.partial(_solve, compact=False, **kw), in_axes=axes)(*args)
+    out = jax.vmap(functools.partial(_solve, compact=False, batched=True, **kw),
+                   in_axes=axes)(*args)
     return out, jax.tree_util.tree_map(lambda _: True, out)
 
   return run(*args)
 
 
 def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_start, anderson,
-           gram, compact):
+           gram, compact, batched):
   dtype = X.dtype
   n, p = X.shape
   T = Y.shape[1]
@@ -282,7 +291,8 @@ def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_st
       return _GramBlock(QA, q[cols] - (Q[cols] @ W_pad - QA @ wA))
     XA = Xt_pad[cols]
     base = eta - XA.T @ wA - b
-    if quadratic and m <= max(_GRAM_ROWS * n, _GRAM_ALWAYS):
+    # Built once per working set (O(m²n)): worth it for compacted sets only.
+    if quadratic and compact and m <= max(_GRAM_ROWS * n, _GRAM_ALWAYS):
       return _GramBlock(XA @ XA.T / n, XA @ (Y - base) / n)
     return _ResidualBlock(XA, Y, base, datafit)
 
@@ -324,7 +334,8 @@ def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_st
       step = gb / c
       return data.shift(aux, step), b - step, jnp.max(jnp.abs(gb))
 
-    use_newton = compact and gram_block and newton_ok and m <= _NEWTON_MAX
+    use_newton = ((not batched) and gram_block and newton_ok
+                  and _NEWTON_MIN <= m <= _NEWTON_MAX)
 
     def newton(wA, aux):
       return _newton_steps(data, wA, aux, cols, coords, m)
@@ -381,7 +392,7 @@ def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_st
   # Residual mode: a squared-loss working set of up to 2n coordinates is
   # its Gram block (worth building there), and a lasso support has at most
   # n non-zeros, so working sets of about 2n are common: a capacity of 2n.
-  extra = (_GRAM_ROWS * n // B,) if (quadratic and not use_gram and _EXTRA) else ()
+  extra = (_GRAM_ROWS * n // B,) if (quadratic and not use_gram) else ()
   n_slots = capacities(G, extra) if compact else (G,)
 
   def outer_cond(s):
@@ -505,7 +516,7 @@ def _newton_steps(data, wA, aux, cols, coords, m):
     return go
 
   w = wA[:, 0]
-  if m < 128:
+  if m < 2 * _NEWTON_MIN:
     w = run(m)(w)
   else:
     # The support in half the slots (8× cheaper than all of them); a support
