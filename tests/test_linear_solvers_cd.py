@@ -163,22 +163,31 @@ def _gram_block(rng, m, n=80):
   return cd._GramBlock(jnp.asarray(XA @ XA.T / n), jnp.asarray(XA @ y / n)[:, None]), XA, y
 
 
-def test_newton_step_lands_on_the_orthant_minimiser(x64):
+@pytest.mark.parametrize("kind", ["gram", "residual"])
+def test_newton_step_lands_on_the_orthant_minimiser(x64, kind):
   # Lasso on a fixed sign pattern σ: ½wᵀQw − rᵀw + a·σᵀw is minimised where
   # Q_SS w_S = r_S − aσ_S. Build r so that a chosen w* is that minimiser;
-  # from a start with w*'s signs, 20% away from it, one step gets there.
+  # from a start with w*'s signs, 20% away from it, one step gets there,
+  # whether the working set is its Gram block or its columns and residual.
   rng = np.random.default_rng(8)
-  m, a = 64, 0.05
-  data, _, _ = _gram_block(rng, m)
+  m, a, n = 64, 0.05, 80
+  data, XA, _ = _gram_block(rng, m, n)
   Q = np.asarray(data.QA)
   w_star = np.zeros(m)
   w_star[:10] = rng.choice([-1.0, 1.0], 10) * rng.uniform(0.5, 2.0, 10)
   r = np.asarray(data.rA[:, 0]).copy()
   r[:10] = Q[:10, :10] @ w_star[:10] + a * np.sign(w_star[:10])
-  data = data._replace(rA=jnp.asarray(r)[:, None])
+  if kind == "gram":
+    data = data._replace(rA=jnp.asarray(r)[:, None])
+  else:
+    # The targets whose XAᵀy/n is r (XA has full row rank, m < n).
+    y = n * np.linalg.lstsq(XA, r, rcond=None)[0]
+    data = cd._ResidualBlock(jnp.asarray(XA), jnp.asarray(y)[:, None], jnp.zeros((n, 1)),
+                             datafits.Squared())
   start = w_star * (1 + 0.2 * rng.uniform(-1, 1, m))
   co = penalties.coordinates(jr.L1(a), m, 1)
-  step = jax.jit(lambda w: cd._newton_steps(data, w, None, jnp.arange(m), co, m)[0])
+  step = jax.jit(lambda w: cd._newton_steps(data, w, data.init(w, 0.0), jnp.arange(m), co,
+                                            m)[0])
   out = np.asarray(step(jnp.asarray(start)[:, None]))[:, 0]
   np.testing.assert_allclose(out, w_star, atol=1e-10)
   # The same from a start in a different orthant: the step stops at the first
@@ -199,7 +208,8 @@ def test_newton_steps_never_raise_the_objective(x64):
   for pen, f in [(jr.MCP(0.1, 3.0), None), (jr.ElasticNet(0.1, 0.5), None),
                  (jr.Lp(0.05, 0.5), None), (jr.L1(0.1), None)]:
     co = penalties.coordinates(pen, m, 1)
-    step = jax.jit(lambda w, co=co: cd._newton_steps(data, w, None, jnp.arange(m), co, m)[0])
+    step = jax.jit(lambda w, co=co: cd._newton_steps(data, w, data.init(w, None),
+                                                     jnp.arange(m), co, m)[0])
     for _ in range(5):
       w = rng.standard_normal(m) * (rng.random(m) < 0.3)
       obj = lambda w: 0.5 * w @ Q @ w - r @ w + float(pen(jnp.asarray(w)))
