@@ -58,7 +58,7 @@ def test_projection_over_a_pytree_treats_leaves_as_one_vector():
 def test_batched_radius_vmaps_and_never_recompiles():
   x = jnp.array([3.0, -1.0, 0.5])
   radii = jnp.array([0.5, 1.0, 2.0, 10.0])
-  batched = jax.vmap(lambda c: c.project(x))(jr.L1Ball(radii))
+  batched = jax.jit(jax.vmap(lambda c: c.project(x)))(jr.L1Ball(radii))
   for k, r in enumerate(np.asarray(radii)):
     np.testing.assert_allclose(batched[k], jr.L1Ball(float(r)).project(x), rtol=1e-6)
   f = jax.jit(lambda c, x: c.project(x))

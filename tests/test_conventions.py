@@ -91,7 +91,8 @@ def test_sklearn_ridge_row_reaches_sklearn_solution():
     # step from 0 (with autodiff's gradient and Hessian) is its minimiser.
     obj = lambda w: 0.5 * jnp.mean((jnp.asarray(Y) - jnp.asarray(X) @ w) ** 2) + pen(w)
     w0 = jnp.zeros(P)
-    w = w0 - jnp.linalg.solve(jax.hessian(obj)(w0), jax.grad(obj)(w0))
+    newton = jax.jit(lambda w: w - jnp.linalg.solve(jax.hessian(obj)(w), jax.grad(obj)(w)))
+    w = newton(w0)
     ref = Ridge(alpha=a, fit_intercept=False, solver="cholesky").fit(X, Y).coef_
     np.testing.assert_allclose(np.asarray(w), ref, rtol=1e-10)
 

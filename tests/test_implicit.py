@@ -132,14 +132,16 @@ def test_flax_mlp_hypergradient_matches_unrolled_training(x64):
   def val(params):
     return jnp.mean((model.apply({"params": params}, Xv) - yv) ** 2)
 
+  # Each quantity below is one compiled program (run eagerly, every op of
+  # the training loop and of its derivatives was compiled on its own).
   alpha = 0.01
-  params = train(alpha)
-  gnorm = optax.global_norm(jax.grad(train_obj)(params, alpha))
+  params = jax.jit(train)(alpha)
+  gnorm = jax.jit(lambda p, a: optax.global_norm(jax.grad(train_obj)(p, a)))(params, alpha)
   assert gnorm < 1e-7  # trained to convergence, so both derivatives are of w*(α)
 
   solution = implicit_solution(train, jax.grad(train_obj))
-  g_implicit = float(jax.grad(lambda a: val(solution(a)))(alpha))
-  g_unrolled = float(jax.grad(lambda a: val(train(a)))(alpha))
+  g_implicit = float(jax.jit(jax.grad(lambda a: val(solution(a))))(alpha))
+  g_unrolled = float(jax.jit(jax.grad(lambda a: val(train(a))))(alpha))
   assert abs(g_implicit - g_unrolled) <= 1e-2 * abs(g_unrolled)
 
 

@@ -334,13 +334,15 @@ def test_l2_weights_are_honoured_not_ignored(x64):
   y = X @ np.array([1.0, -2.0, 0.5]) + 1.0
   v = np.array([1.0, 100.0, 1.0])
   pen = jr.L2(1.0, weights=v)
-  Xc, yc = X - X.mean(0), y - y.mean()
-  w = np.linalg.solve(Xc.T @ Xc / 30 + np.diag(v), Xc.T @ yc / 30)
-  res = jr.linear.fit(X, y, pen)
+  # On the 20 training rows tune uses below: its final fit reuses this program.
+  Xt, yt = X[:20], y[:20]
+  Xc, yc = Xt - Xt.mean(0), yt - yt.mean()
+  w = np.linalg.solve(Xc.T @ Xc / 20 + np.diag(v), Xc.T @ yc / 20)
+  res = jr.linear.fit(Xt, yt, pen)
   np.testing.assert_allclose(np.asarray(res.coef), w, atol=1e-9)
-  np.testing.assert_allclose(float(res.intercept), y.mean() - X.mean(0) @ w, atol=1e-9)
+  np.testing.assert_allclose(float(res.intercept), yt.mean() - Xt.mean(0) @ w, atol=1e-9)
   # tune searches the same weighted model: its fit is the closed form at its α.
-  best = jr.linear.tune(X[:20], y[:20], X[20:], y[20:], pen, steps=8)
+  best = jr.linear.tune(Xt, yt, X[20:], y[20:], pen, steps=8)
   a = float(best.alpha)
   Xc, yc = X[:20] - X[:20].mean(0), y[:20] - y[:20].mean()
   w = np.linalg.solve(Xc.T @ Xc / 20 + a * np.diag(v), Xc.T @ yc / 20)

@@ -196,14 +196,19 @@ def test_scad_is_l1_below_alpha(x64):
   np.testing.assert_allclose(scad.prox(y, 0.8), l1.prox(y, 0.8), atol=1e-13)
 
 
+# The vmaps over the hyperparameters, each compiled as one program.
+_vmapped = jax.jit(lambda batch, x: (jax.vmap(lambda p: p(x))(batch),
+                                     jax.vmap(lambda p: p.grad(x))(batch),
+                                     jax.vmap(lambda p: p.prox(x, 1.7))(batch)))
+_vmapped_prox = jax.jit(lambda batch, x: jax.vmap(lambda p: p.prox(x, 2.0))(batch))
+
+
 @pytest.mark.parametrize("name,c", [("MCP", 2.5), ("SCAD", 3.7)])
 def test_batched_alpha_vmaps_like_a_loop(name, c):
   alphas = jnp.array([0.0, 0.3, 1.0, 2.0])
   x = jnp.asarray(np.linspace(-5, 5, 11), jnp.float32)
   batch = make(name, alphas, c)
-  vals = jax.vmap(lambda p: p(x))(batch)
-  grads = jax.vmap(lambda p: p.grad(x))(batch)
-  proxes = jax.vmap(lambda p: p.prox(x, 1.7))(batch)
+  vals, grads, proxes = _vmapped(batch, x)
   for k, a in enumerate(alphas):
     pen = make(name, float(a), c)
     np.testing.assert_allclose(vals[k], pen(x), rtol=1e-6)
@@ -211,7 +216,7 @@ def test_batched_alpha_vmaps_like_a_loop(name, c):
     np.testing.assert_allclose(proxes[k], pen.prox(x, 1.7), rtol=1e-6)
   # A batch of both α and the concavity parameter maps too.
   cs = jnp.array([1.5, 2.5, 4.0, 9.0]) + (1.0 if name == "SCAD" else 0.0)
-  both = jax.vmap(lambda p: p.prox(x, 2.0))(make(name, alphas, cs))
+  both = _vmapped_prox(make(name, alphas, cs), x)
   for k in range(4):
     np.testing.assert_allclose(both[k], make(name, float(alphas[k]), float(cs[k])).prox(x, 2.0),
                                rtol=1e-6)
