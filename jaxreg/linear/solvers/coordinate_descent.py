@@ -120,13 +120,13 @@ def _anderson(hist):
 
 
 def capacities(n_blocks, extra=()):
-  """The static working-set sizes (in blocks): 64, 256, 1024, ... below n_blocks, then n_blocks.
+  """The static working-set sizes (in blocks): 256, 1024, ... below n_blocks, then n_blocks.
 
   Each is one compiled branch; a working set of k blocks runs in the
   smallest capacity ≥ k, so a sweep costs O(k·K) rather than O(k·p). A
   growth of 4 keeps the branches (and the compile time) few; below 256 a
   coordinate update's cost is mostly its fixed overhead, so the padding
-  costs little.
+  costs little. ``extra`` adds sizes (in blocks) within that range.
   """
   sizes = set(e for e in extra if _SMALLEST <= e < n_blocks)
   K = _SMALLEST
