@@ -262,7 +262,10 @@ def test_weighted_gap_is_sklearn_gap_for_equal_weights(x64):
 
 def test_working_set_capacities():
   from jaxreg.linear import _coordinate_descent as cd
-  assert cd._buckets(1000, 500) == (64, 128, 256, 500, 1000)
-  assert cd._buckets(2000, 200) == (64, 128, 200, 400, 800, 2000)
-  assert cd._buckets(500, 500) == (64, 128, 256, 500)
+  assert cd._buckets(1000, 500) == (64, 256, 500, 1000)
+  assert cd._buckets(2000, 200) == (64, 200, 400, 800, 2000)
+  assert cd._buckets(500, 500) == (64, 256, 500)
+  # A capacity within 1.6x of the next is dropped: one branch fewer.
+  assert cd._buckets(300, 5000) == (64, 300)
+  assert cd._buckets(100, 20000) == (100,)
   assert cd._buckets(10, 442) == (10,)

@@ -96,6 +96,8 @@ _GRAM_ALWAYS = 1024
 _NEWTON_MIN = 128
 _NEWTON_SUPPORT = 256
 _NEWTON_STEPS = 16
+# Sweeps between Newton tries when the signs keep changing.
+_NEWTON_PERIOD = 8
 
 
 def _block_lipschitz(Xt_pad, blocks, n, c):
@@ -360,7 +362,6 @@ def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_st
     def newton(wA, aux):
       return _newton_steps(data, wA, aux, cols, coords, m)
 
-    period = 4 if m < 128 else 8
     n_hist = max(anderson, 1) + 1
 
     def cond(s):
@@ -379,9 +380,9 @@ def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_st
         # Once CD has found the support and its signs, one Newton step on
         # that orthant lands where CD converges only linearly (at a rate set
         # by the conditioning of the support's Gram block). Tried when a
-        # sweep changed no sign, and every `period` sweeps.
+        # sweep changed no sign, and every _NEWTON_PERIOD sweeps.
         settled = jnp.all(jnp.sign(wA) == signs) & (epoch - last >= 2)
-        go = (settled | (epoch - last >= period)) & (worst > target)
+        go = (settled | (epoch - last >= _NEWTON_PERIOD)) & (worst > target)
         wA, aux = lax.cond(go, newton, lambda w, a: (w, a), wA, aux)
         last = jnp.where(go, epoch, last)
         restart = go
