@@ -527,6 +527,9 @@ class L1(_Weighted):
   def _elem_alpha_max(self, g, v, m=None):
     return _safe_ratio(jnp.abs(g), v)
 
+  def _elem_norm_parts(self, x, v):
+    return self._alpha(x) * v, jnp.zeros_like(v)
+
 
 class L2(_Weighted):
   r"""The ridge / weight-decay penalty (α/2) Σᵢ vᵢxᵢ² (vᵢ = 1 by default).
@@ -587,6 +590,9 @@ class L2(_Weighted):
   def _elem_alpha_max(self, g, v, m=None):
     # x = 0 is optimal only where g = 0; the L1 value sets the scale of a grid.
     return _safe_ratio(jnp.abs(g), v)
+
+  def _elem_norm_parts(self, x, v):
+    return jnp.zeros_like(v), self._alpha(x) * v
 
 
 class ElasticNet(Penalty):
@@ -666,6 +672,10 @@ class ElasticNet(Penalty):
     r = jnp.asarray(self.l1_ratio, g.dtype)
     scaled = jnp.where(r > 0, jnp.abs(g) / jnp.where(r > 0, r, 1.0), jnp.inf)
     return jnp.where(v > 0, scaled / jnp.where(v > 0, v, 1.0), 0.0)
+
+  def _elem_norm_parts(self, x, v):
+    a1, a2 = self._parts(x)
+    return a1 * v, a2 * v
 
 
 class Lp(Penalty):
@@ -1431,6 +1441,10 @@ class Coordinates:
     block_alpha_max(g, b): the smallest α making x = 0 optimal for block b
       given the gradient g at 0 (0 for unpenalized blocks); the L1 value for
       ``L2`` and ``Lp`` with p ≠ 1, where 0 is not optimal for any α.
+    entry_value(x, rows): a separable view's penalty entry by entry.
+    norm_parts, dual_norms, conjugate: where ``has_dual``, the penalty as
+      block norms and ridges, its dual norms and its conjugate (the duality
+      gap the solvers stop on).
   """
 
   def __init__(self, penalty, v, m, *, kind, n_features, n_outputs, blocks=None, group_w=None):
@@ -1556,6 +1570,51 @@ class Coordinates:
     # (|x|^p at 0) before being masked out.
     xs = jnp.where(real, x, jnp.ones_like(x))
     return jnp.where(real, self.penalty._elem_value(xs, v, m), 0.0)
+
+  # --- the dual side (convex "norm + ridge" penalties) ------------------------
+  @property
+  def has_dual(self) -> bool:
+    """Whether the penalty is Σ_b l1_b‖W_b‖ + ½Σ_b l2_b‖W_b‖² (``L1`` with
+    weights, ``L2``, ``ElasticNet``, ``GroupLasso``), so that its conjugate,
+    hence a duality gap, is known (see :meth:`norm_parts`)."""
+    return self.kind == "group" or hasattr(self.penalty, "_elem_norm_parts")
+
+  def norm_parts(self, dtype):
+    r"""The penalty as Σ_b l1_b‖W_b‖ + ½ Σ_b l2_b‖W_b‖²_F (needs :attr:`has_dual`).
+
+    The norm of a block is ‖·‖_F for a group, and the ℓ1 norm of the row's
+    entries for a separable view (whose blocks are rows: its penalty acts
+    on each entry). l1_b = l2_b = 0 marks an unpenalized block.
+
+    Returns:
+      (l1, l2), each of shape (n_blocks,).
+    """
+    if self.kind == "group":
+      l1 = self._gw(dtype)
+      return l1, jnp.zeros_like(l1)
+    v = jnp.asarray(self.v, dtype)[: self.n_features]
+    return self.penalty._elem_norm_parts(jnp.zeros((), dtype), v)
+
+  def dual_norms(self, V):
+    """Each block's dual norm of V (p, T): ‖V_b‖_F for groups, max|V_jt| over a row otherwise."""
+    if self.kind == "group":
+      return _safe_norm(self.gather(V), (1, 2))[:, 0, 0]
+    return jnp.max(jnp.abs(V), axis=1)
+
+  def conjugate(self, V):
+    r"""Σ over blocks with l2_b > 0 of the conjugate of l1_b‖·‖ + ½l2_b‖·‖² at V_b.
+
+    That is Σ_{j,t} max(|V_jt| − l1_j, 0)² / (2 l2_j) (groups carry no ridge
+    term). The blocks with l2_b = 0 contribute 0 where their dual norm is at
+    most l1_b, and +∞ elsewhere: callers scale V into that set first.
+    """
+    l1, l2 = self.norm_parts(V.dtype)
+    if self.kind == "group":
+      return jnp.zeros((), V.dtype)
+    excess = jnp.maximum(jnp.abs(V) - l1[:, None], 0.0)
+    ridge = l2[:, None] > 0
+    return jnp.sum(jnp.where(ridge, excess * excess / (2.0 * jnp.where(ridge, l2[:, None], 1.0)),
+                             0.0))
 
   def block_alpha_max(self, g, b):
     """The smallest α making 0 optimal for block b given the gradient g at 0."""

@@ -135,11 +135,13 @@ def test_datafit_without_curvature_is_refused():
 
 @pytest.mark.parametrize("compact", [True, False])
 def test_working_sets_across_capacities_match_sklearn(x64, compact):
-  # p ≫ n with a support of 48 (n = 50): working sets gathered into the
-  # 256-slot capacity with Newton steps on nearly rank-deficient supports
-  # (compact), or the program over all blocks (as for p < 1024 by default).
+  # p ≫ n with a support of about n = 50: working sets gathered into the
+  # 256-slot capacity (of 256 and 600) with Newton steps on nearly
+  # rank-deficient supports (compact), or the program over all blocks (as
+  # for p < 1024 by default).
+  assert cd.capacities(600, (100,)) == (256, 600)
   rng = np.random.default_rng(7)
-  X = rng.standard_normal((50, 300))
+  X = rng.standard_normal((50, 600))
   y = X[:, :40] @ rng.standard_normal(40) + 0.1 * rng.standard_normal(50)
   a = 0.05
   sk = linear_model.Lasso(alpha=a, tol=1e-14, max_iter=1_000_000).fit(X, y)

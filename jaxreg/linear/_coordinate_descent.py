@@ -83,6 +83,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxreg.linear.solvers.coordinate_descent import capacities as _capacities
 from jaxreg.penalties import soft_threshold
 import jax.scipy.linalg
 from jax import lax
@@ -210,36 +211,25 @@ def _compact(mask, size):
   return idx, jnp.sum(mask, dtype=jnp.int32)
 
 
-def _buckets(p, n, smallest=64, growth=4, merge=1.6):
-  """Static working-set capacities: 64, 256, 1024, ... below p, then p.
+def _buckets(p, n):
+  """Static working-set capacities: 64, 256, 1024, ... below min(n, p), then p.
 
   Each capacity is one branch of a ``lax.switch``, compiled once: a working
   set of k features runs in the smallest capacity ≥ k, so a sweep costs
-  O(k·K) rather than O(k·p) while the program stays shape-static. Each
-  branch costs about 1.5 s of compile time on a 2-core CPU, so they are
-  few: growing by 4 (rather than 2) and dropping a capacity within
-  ``merge``× of the next one (it would save at most 1 − 1/merge of a
-  sweep) took the first call of a 100-α lasso path from 8.4 to 6.4 s on
-  2000 × 500, 7.2 to 4.2 s on 5000 × 300 and 4.6 to 3.0 s on 20000 × 100,
-  at the same warm time. With X itself
-  (residual mode, n < p) the capacities also include n, 2n and 4n (then
-  p): a lasso solution has at most n non-zeros (in general position), and
-  the working set is about twice the support; the iterates on the way can
-  carry more (up to the first working set's size), which 4n leaves room
-  for.
+  O(k·K) rather than O(k·p) while the program stays shape-static. The
+  sizes follow the generic solver's
+  :func:`~jaxreg.linear.solvers.coordinate_descent.capacities` (growing by
+  4, one within 1.6× of the next dropped: that took the first call of a
+  100-α lasso path from 8.4 to 6.4 s on 2000 × 500, 7.2 to 4.2 s on
+  5000 × 300 and 4.6 to 3.0 s on 20000 × 100, at the same warm time). With
+  X itself (residual mode, n < p) the capacities above 64 are n, 2n and 4n
+  (then p): a lasso solution has at most n non-zeros (in general
+  position), and the working set is about twice the support; the iterates
+  on the way can carry more (up to the first working set's size), which
+  4n leaves room for.
   """
-  sizes = []
-  K = smallest
-  while K < min(p, n):
-    sizes.append(K)
-    K *= growth
-  if n < p:
-    sizes += [s for s in (n, 2 * n, 4 * n) if smallest <= s < p]
-  sizes = sorted(set(sizes)) + [p]
-  # A capacity barely below the next one saves little sweep time for its
-  # compile time.
-  kept = [s for s, nxt in zip(sizes[:-1], sizes[1:]) if nxt >= merge * s]
-  return tuple(kept) + (p,)
+  extra = (n, 2 * n, 4 * n) if n < p else ()
+  return _capacities(p, extra, smallest=64, below=n)
 
 
 # Largest working-set capacity that tries Newton steps. Measured with XLA on

@@ -19,7 +19,7 @@ from jaxreg import penalties as _penalties
 from jaxreg.linear import _data
 from jaxreg.linear import datafits as _datafits
 from jaxreg.implicit import implicit_solution
-from jaxreg.linear.solvers import coordinate_descent, fista, prox_newton
+from jaxreg.linear.solvers import _common, coordinate_descent, fista, prox_newton
 
 SOLVERS = ("auto", "cd", "prox_newton", "fista")
 
@@ -91,10 +91,21 @@ def kkt_scale(X):
   return jnp.maximum(jnp.max(jnp.mean(jnp.abs(X), axis=0)), 1.0)
 
 
-def run_solver(name, X, Y, datafit, coords, W0, b0, fit_intercept, tol, max_iter):
+def gap_scale(prob, b0):
+  """The unit of the relative gap tolerance: the intercept-only model's mean
+  deviance 2·f(b₀) (‖y_c‖²/n for the squared loss: scikit-learn's gap
+  tolerance tol·‖y_c‖² in sum form); None where no gap is known."""
+  if not _common.has_gap(prob.datafit, prob.coords):
+    return None
+  eta = jnp.zeros(prob.Y.shape, prob.X.dtype) + b0
+  dev = 2.0 * prob.datafit.value(prob.Y, eta)
+  return jnp.where(dev > 0, dev, 1.0)
+
+
+def run_solver(name, X, Y, datafit, coords, W0, b0, fit_intercept, tol, max_iter, gap_tol=None):
   mod = {"cd": coordinate_descent, "prox_newton": prox_newton, "fista": fista}[name]
   return mod.solve(X, Y, datafit, coords, W0, b0, fit_intercept=fit_intercept, tol=tol,
-                   max_iter=max_iter)
+                   max_iter=max_iter, gap_tol=gap_tol)
 
 
 class PathArrays(NamedTuple):
@@ -103,25 +114,29 @@ class PathArrays(NamedTuple):
   n_iter: jax.Array      # (K,)
   violation: jax.Array   # (K,)
   converged: jax.Array   # (K,)
+  gap: Any = None        # (K,) where a gap is known and checked
 
 
-def solve_path(prob, alphas, *, fit_intercept, tol, max_iter, solver, scale=None):
+def solve_path(prob, alphas, *, fit_intercept, tol, max_iter, solver, scale=None, gap=True):
   """Warm-started solves along ``alphas`` (in the given order), one program.
 
   ``tol`` is relative: each solve stops once its largest violation is at most
-  tol × ``scale``, by default the null model's largest gradient.
+  tol × ``scale``, by default the null model's largest gradient, and (with
+  ``gap`` and where one is known) its duality gap at most tol × :func:`gap_scale`.
   """
   X, Y, df, coords = prob.X, prob.Y, prob.datafit, prob.coords
   p, T = X.shape[1], Y.shape[1]
   name = check_solver(solver, df)
   b0, G0 = null_gradient(prob, fit_intercept)
   tol_abs = tol * (tol_scale(G0) if scale is None else scale)
+  unit = gap_scale(prob, b0) if gap else None
+  gap_tol = None if unit is None else tol * unit
 
   def step(carry, a):
     W, b = carry
     res = run_solver(name, X, Y, df, coords.with_alpha(a), W, b, fit_intercept, tol_abs,
-                     max_iter)
-    return (res.W, res.b), (res.W, res.b, res.n_iter, res.violation, res.converged)
+                     max_iter, gap_tol)
+    return (res.W, res.b), (res.W, res.b, res.n_iter, res.violation, res.converged, res.gap)
 
   W0 = jnp.zeros((p, T), X.dtype)
   _, out = lax.scan(step, (W0, b0), jnp.asarray(alphas, X.dtype))
@@ -136,8 +151,9 @@ def solve_one(prob, *, fit_intercept, tol, max_iter, solver, W0=None, b0=None):
   b_null, G0 = null_gradient(prob, fit_intercept)
   W0 = jnp.zeros((p, T), X.dtype) if W0 is None else W0
   b0 = b_null if b0 is None else b0
+  unit = gap_scale(prob, b_null)
   return run_solver(name, X, Y, df, coords, W0, b0, fit_intercept, tol * tol_scale(G0),
-                    max_iter)
+                    max_iter, None if unit is None else tol * unit)
 
 
 def implicit(datafit, coords, X, Y, W, b, fit_intercept):

@@ -771,7 +771,12 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
       after its Newton polish; the logistic solvers once the largest
       violation of the optimality conditions is at most tol times the
       largest gradient the log-loss can have, max_j (1/n)Σᵢ|X_ij| (at
-      least 1).
+      least 1). Other datafit × penalty pairs (the generic engine) stop as
+      ``jr.linear.path`` does: the largest optimality violation at most tol
+      × the intercept-only model's largest gradient and, for the squared
+      and logistic losses with ``L1``, ``L2``, ``ElasticNet`` or
+      ``GroupLasso``, the duality gap at most tol × its mean deviance
+      (tol·‖y_c‖²/n for the squared loss).
     max_iter: positive integer, cap on coordinate-descent sweeps (default
       1000), Newton steps (100) or proximal-gradient steps (20000).
     solver: for the squared loss with L1 / elastic net, ``"cd"`` (working-set

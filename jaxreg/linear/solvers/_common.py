@@ -1,8 +1,9 @@
-"""What every solver shares: its result and the optimality violations it stops on."""
+"""What every solver shares: its result, and the optimality violations and
+duality gaps it stops on."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,9 @@ class SolverResult(NamedTuple):
     n_iter: epochs (or outer iterations) run.
     violation: the largest block optimality violation at ``W, b``
       (including the intercept's gradient), the quantity ``tol`` bounds.
-    converged: ``violation <= tol``.
+    converged: ``violation <= tol``, and ``gap <= gap_tol`` when a gap
+      tolerance was given (or no violation left at all).
+    gap: the duality gap at ``W, b`` when a ``gap_tol`` was given, else None.
   """
 
   W: jax.Array
@@ -25,6 +28,7 @@ class SolverResult(NamedTuple):
   n_iter: jax.Array
   violation: jax.Array
   converged: jax.Array
+  gap: Any = None
 
 
 def block_violations(coords, W, grad_W, lipschitz):
@@ -58,3 +62,94 @@ def max_violation(coords, W, grad_W, grad_b, lipschitz, fit_intercept):
   """
   return largest_violation(block_violations(coords, W, grad_W, lipschitz), grad_b,
                            fit_intercept)
+
+
+def has_gap(datafit, coords):
+  """Whether the solvers can certify this pair by a duality gap: a datafit
+  with a conjugate and a "norm + ridge" penalty (``coords.has_dual``)."""
+  return hasattr(datafit, "conjugate") and coords.has_dual
+
+
+def duality_gap(coords, W, grad_W, smooth_gap, lipschitz, grad_b=None, curvature=None):
+  r"""The duality gap of f(XW + b) + P(W) at W, for a "norm + ridge" penalty.
+
+  With P = Σ_b l1_b‖W_b‖ + ½Σ_b l2_b‖W_b‖² (``coords.norm_parts``) and
+  G = Xᵀ∇f(η) (``grad_W``), the dual point is u = s·∇f(η), s ∈ (0, 1] the
+  largest making Xᵀu feasible for the blocks without a ridge term
+  (‖s·G_b‖_* ≤ l1_b), and
+
+  .. math::  \mathrm{gap} = f(\eta) + f^*(u) + P(W) + P^*(-X^\top u)
+
+  (Fenchel–Young: ≥ 0, and 0 exactly at the solution). For the squared loss
+  and the lasso this is scikit-learn's gap (formulation A). A block with
+  l1_b = l2_b = 0 (unpenalized) and the intercept make u feasible only
+  where their gradient vanishes; as scikit-learn's weighted gap does, the
+  first-order decrease still available there, ‖G_b‖²/L_b (L_b the block's
+  Lipschitz constant) and |∂f/∂b|²/c, is added instead.
+
+  Args:
+    coords: the penalty's solver view (``coords.has_dual``).
+    W: (p, T) coefficients.
+    grad_W: (p, T) Xᵀ∇f(η).
+    smooth_gap: s ↦ f(η) + f*(s·∇f(η)), the datafit's part.
+    lipschitz: (n_blocks,) block Lipschitz constants.
+    grad_b: (T,) ∂f/∂b when the intercept is a free variable, else None.
+    curvature: the datafit's curvature bound c (with ``grad_b``).
+
+  Returns:
+    The gap, a nonnegative scalar.
+
+  References:
+    Fercoq, Gramfort & Salmon (2015), "Mind the duality gap: safer rules
+    for the lasso"; Massias, Gramfort & Salmon (2018), "Celer".
+  """
+  dtype = W.dtype
+  l1, l2 = coords.norm_parts(dtype)
+  bounded = (l1 > 0) & (l2 == 0)
+  ratio = jnp.max(jnp.where(bounded, coords.dual_norms(grad_W) / jnp.where(bounded, l1, 1.0),
+                            0.0), initial=0.0)
+  s = jnp.where(ratio > 1.0, 1.0 / jnp.where(ratio > 1.0, ratio, 1.0), 1.0)
+  free = (l1 == 0) & (l2 == 0) & (lipschitz > 0)
+  g2 = jnp.sum(coords.gather(grad_W) ** 2, axis=(1, 2))
+  gap = (smooth_gap(s) + coords.value(W) + coords.conjugate(s * grad_W)
+         + jnp.sum(jnp.where(free, g2 / jnp.where(free, lipschitz, 1.0), 0.0)))
+  if grad_b is not None:
+    gap = gap + jnp.sum(grad_b * grad_b) / curvature
+  return jnp.maximum(gap, 0.0)
+
+
+def squared_smooth_gap(r2, ry):
+  """The squared loss's part of the gap, s ↦ ½r2 + ½s²r2 − s·ry, from
+  r2 = ‖R‖²/n and ry = ⟨R, Y⟩/n (R = Y − η): what the Gram mode keeps."""
+  return lambda s: 0.5 * (1.0 + s * s) * r2 - s * ry
+
+
+def datafit_smooth_gap(datafit, Y, eta):
+  """The datafit's part of the gap from η: s ↦ f(η) + f*(s·∇f(η))."""
+  g = datafit.gradient(Y, eta)
+  return lambda s: datafit.value(Y, eta) + datafit.conjugate(Y, s * g)
+
+
+def check_gap_tol(gap_tol, datafit, coords):
+  """Validates a solver's ``gap_tol``: None, or where a gap is known (:func:`has_gap`)."""
+  if gap_tol is not None and not has_gap(datafit, coords):
+    raise ValueError(f"gap_tol needs a datafit with a conjugate (squared, logistic) and an L1, "
+                     f"L2, ElasticNet or GroupLasso penalty; got {type(datafit).__name__} and "
+                     f"{type(coords.penalty).__name__}.")
+
+
+def done(violation, tol, gap=None, gap_tol=None):
+  """The stopping rule: the largest violation within ``tol`` and, with a
+  ``gap_tol``, the duality gap within it (scikit-learn's two conditions: a
+  certified objective, and coefficients that have stopped moving); or no
+  violation left at all, whatever rounding does to the gap."""
+  ok = violation <= tol
+  if gap_tol is not None:
+    ok = ok & (gap <= gap_tol)
+  return ok | (violation == 0)
+
+
+def gap_at(datafit, coords, Y, eta, W, grad_W, grad_b, lipschitz, fit_intercept):
+  """:func:`duality_gap` at the linear predictor η = XW + b."""
+  return duality_gap(coords, W, grad_W, datafit_smooth_gap(datafit, Y, eta), lipschitz,
+                     grad_b if fit_intercept else None, datafit.curvature)

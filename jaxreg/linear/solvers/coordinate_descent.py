@@ -21,7 +21,9 @@ Strategy:
 1. an outer iteration computes the full gradient Xᵀ∇f and every block's
    optimality violation (the distance from −∇_g f to ∂P_g, or the
    prox-gradient mapping where P is not convex) and stops when the largest,
-   with the intercept's gradient, is at most ``tol``;
+   with the intercept's gradient, is at most ``tol`` and, given a
+   ``gap_tol``, the duality gap is at most that (``_common.duality_gap``;
+   in Gram mode from ‖R‖² = ‖Y‖² − 2⟨W, XᵀY⟩ + ⟨W, XᵀXW⟩);
 2. otherwise a working set: the blocks holding non-zero coefficients and
    the most violating others, max(ws_start, 2·|support|, the last size) of
    them, in priority order. From 1024 blocks on it is gathered into the
@@ -71,6 +73,7 @@ import jax.scipy.linalg
 from jax import lax
 
 from jaxreg.linear import _data
+from jaxreg.linear.solvers import _common
 from jaxreg.linear.solvers._common import SolverResult, block_violations, largest_violation
 
 __all__ = ["solve"]
@@ -85,6 +88,8 @@ _COMPACT_MIN = 1024
 # Working-set capacities grow by this factor from _SMALLEST blocks up.
 _SMALLEST = 256
 _GROWTH = 4
+# A capacity within this factor of the next one is dropped.
+_MERGE = 1.6
 # In residual mode a squared-loss working set of up to max(2n, 1024)
 # coordinates gets its own Gram block (O(m) per update rather than O(n)).
 _GRAM_ROWS = 2
@@ -121,21 +126,30 @@ def _anderson(hist):
   return c @ hist[1:]
 
 
-def capacities(n_blocks, extra=()):
-  """The static working-set sizes (in blocks): 256, 1024, ... below n_blocks, then n_blocks.
+def capacities(total, extra=(), smallest=_SMALLEST, below=None):
+  """The static working-set sizes: smallest, 4·smallest, ... below ``total``, then ``total``.
 
   Each is one compiled branch; a working set of k blocks runs in the
   smallest capacity ≥ k, so a sweep costs O(k·K) rather than O(k·p). A
-  growth of 4 keeps the branches (and the compile time) few; below 256 a
-  coordinate update's cost is mostly its fixed overhead, so the padding
-  costs little. ``extra`` adds sizes (in blocks) within that range.
+  branch costs about 1.5 s of compile time on a 2-core CPU, so they are
+  few: a growth of 4, and a size within 1.6× of the next one is dropped
+  (it would save at most 37% of a sweep). Below 256 a coordinate update's
+  cost is mostly its fixed overhead, so the padding costs little.
+  ``extra`` adds sizes within that range; ``below`` stops the powers there
+  (the extra sizes then take over).
+
+  Example:
+    >>> capacities(5000, extra=(400,))
+    (400, 1024, 5000)
   """
-  sizes = set(e for e in extra if _SMALLEST <= e < n_blocks)
-  K = _SMALLEST
-  while K < n_blocks:
+  stop = total if below is None else min(total, below)
+  sizes = {e for e in extra if smallest <= e < total}
+  K = smallest
+  while K < stop:
     sizes.add(K)
     K *= _GROWTH
-  return tuple(sorted(sizes)) + (n_blocks,)
+  sizes = sorted(sizes) + [total]
+  return tuple(s for s, nxt in zip(sizes[:-1], sizes[1:]) if nxt >= _MERGE * s) + (total,)
 
 
 class _GramBlock(NamedTuple):
@@ -202,7 +216,7 @@ class _ResidualBlock(NamedTuple):
 
 
 def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_iter=1000,
-          ws_start=16, anderson=5, gram=None, compact=None):
+          ws_start=16, anderson=5, gram=None, compact=None, gap_tol=None):
   """Minimises datafit(Y, XW + b) + penalty(W) by working-set block CD.
 
   Args:
@@ -214,6 +228,9 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_it
     W0, b0: the starting point, shapes (p, T) and (T,).
     fit_intercept: fit b (unpenalized).
     tol: stop when the largest block violation (and |∂f/∂b|) is ≤ tol.
+    gap_tol: and, if given, the duality gap (:func:`._common.duality_gap`)
+      is ≤ gap_tol (a datafit with a conjugate and a "norm + ridge"
+      penalty: :func:`._common.has_gap`).
     max_iter: cap on the total number of sweeps.
     ws_start: the smallest working set.
     anderson: sweeps between extrapolation attempts (0: none).
@@ -239,15 +256,17 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_it
   if datafit.curvature is None:
     raise ValueError(f"{type(datafit).__name__} has no curvature bound; coordinate descent needs "
                      "one (use solver='prox_newton').")
+  _common.check_gap_tol(gap_tol, datafit, coords)
   if compact is None:
     compact = coords.n_blocks >= _COMPACT_MIN
   kw = dict(datafit=datafit, fit_intercept=bool(fit_intercept), max_iter=int(max_iter),
-            ws_start=int(ws_start), anderson=int(anderson), gram=gram)
+            ws_start=int(ws_start), anderson=int(anderson), gram=gram, with_gap=gap_tol is not None)
   args = (X, Y, coords, jnp.asarray(W0, X.dtype), jnp.asarray(b0, X.dtype),
-          jnp.asarray(tol, X.dtype))
+          jnp.asarray(tol, X.dtype), jnp.asarray(0.0 if gap_tol is None else gap_tol, X.dtype))
   @jax.custom_batching.custom_vmap
-  def run(X, Y, coords, W0, b0, tol):
-    return _solve(X, Y, coords, W0, b0, tol, compact=bool(compact), batched=False, **kw)
+  def run(X, Y, coords, W0, b0, tol, gap_tol):
+    return _solve(X, Y, coords, W0, b0, tol, gap_tol, compact=bool(compact), batched=False,
+                  **kw)
 
   @run.def_vmap
   def _batched(axis_size, in_batched, *args):
@@ -259,8 +278,8 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept=True, tol=1e-6, max_it
   return run(*args)
 
 
-def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_start, anderson,
-           gram, compact, batched):
+def _solve(X, Y, coords, W0, b0, tol, gap_tol, *, datafit, fit_intercept, max_iter, ws_start,
+           anderson, gram, compact, batched, with_gap):
   dtype = X.dtype
   n, p = X.shape
   T = Y.shape[1]
@@ -283,6 +302,7 @@ def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_st
   if use_gram:
     Q = jnp.concatenate([Xt_pad @ X, jnp.zeros((p + 1, 1), dtype)], axis=1) / n  # (p+1, p+1)
     q = Xt_pad @ Y / n                                                             # (p+1, T)
+    y2 = jnp.sum(Y * Y) / n
 
   def full_grad(W_pad, eta):
     if use_gram:
@@ -295,11 +315,22 @@ def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_st
     return X @ W_pad[:p] + b
 
   def violations(W_pad, eta):
-    """Each block's violation (0 for all-zero columns) and the largest, intercept's included."""
+    """Each block's violation (0 for all-zero columns), the largest (the
+    intercept's included), and the duality gap (None without a gap_tol)."""
     Gfull = full_grad(W_pad, eta)
     v = jnp.where(Lb > 0, block_violations(coords, W_pad[:p], Gfull[:p], Lsafe), 0.0)
     gb = jnp.sum(datafit.gradient(Y, eta), axis=0) if fit_b else jnp.zeros((T,), dtype)
-    return v, largest_violation(v, gb, fit_b)
+    vmax = largest_violation(v, gb, fit_b)
+    if not with_gap:
+      return v, vmax, None
+    W = W_pad[:p]
+    if not use_gram:
+      return v, vmax, _common.gap_at(datafit, coords, Y, eta, W, Gfull[:p], gb, Lb, fit_b)
+    # ‖R‖²/n and ⟨R, Y⟩/n from QW = ∇ + q (R is not kept in Gram mode).
+    wq = jnp.sum(W * q[:p])
+    smooth = _common.squared_smooth_gap(y2 - 2.0 * wq + jnp.sum(W * (Gfull[:p] + q[:p])),
+                                        y2 - wq)
+    return v, vmax, _common.duality_gap(coords, W, Gfull[:p], smooth, Lb)
 
   def make_block(W_pad, eta, b, cols, m):
     """The working set's data (columns ``cols``, (m,), padded with p)."""
@@ -416,13 +447,16 @@ def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_st
   extra = (_GRAM_ROWS * n // B,) if (quadratic and not use_gram) else ()
   n_slots = capacities(G, extra) if compact else (G,)
 
+  def unfinished(vmax, gap):
+    return ~_common.done(vmax, tol, gap, gap_tol if with_gap else None)
+
   def outer_cond(s):
-    _, _, _, it, vmax, _ = s
-    return (vmax > tol) & (it < max_iter)
+    _, _, _, it, vmax, gap, _ = s
+    return unfinished(vmax, gap) & (it < max_iter)
 
   def outer_body(s):
-    W_pad, eta, b, it, _, ws_size = s
-    v, vmax = violations(W_pad, eta)
+    W_pad, eta, b, it, _, _, ws_size = s
+    v, vmax, gap = violations(W_pad, eta)
     support = jnp.any(W_pad[blocks] != 0, axis=(1, 2))
     nnz = jnp.sum(support, dtype=jnp.int32)
     ws_size = jnp.clip(jnp.maximum(jnp.maximum(ws_size, 2 * nnz), ws_start), 1, G)
@@ -438,21 +472,22 @@ def _solve(X, Y, coords, W0, b0, tol, *, datafit, fit_intercept, max_iter, ws_st
         return branches[0](*args)
       return lax.switch(which, branches, *args)
 
-    W_pad, eta, b, it = lax.cond(vmax <= tol, lambda a: a[:3] + (a[6],), run,
+    W_pad, eta, b, it = lax.cond(unfinished(vmax, gap), run, lambda a: a[:3] + (a[6],),
                                  (W_pad, eta, b, order, ws_size, target, it))
-    return W_pad, eta, b, it, vmax, ws_size
+    return W_pad, eta, b, it, vmax, gap, ws_size
 
   W_pad = jnp.concatenate([W0, jnp.zeros((1, T), dtype)], axis=0)
   b = jnp.zeros((T,), dtype) if (center or not fit_intercept) else b0
   eta = predictor(W_pad, b)
-  s = (W_pad, eta, b, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype),
+  inf = jnp.asarray(jnp.inf, dtype)
+  s = (W_pad, eta, b, jnp.zeros((), jnp.int32), inf, inf if with_gap else None,
        jnp.zeros((), jnp.int32))
-  W_pad, eta, b, it, _, _ = lax.while_loop(outer_cond, outer_body, s)
-  _, vmax = violations(W_pad, eta)
+  W_pad, eta, b, it, _, _, _ = lax.while_loop(outer_cond, outer_body, s)
+  _, vmax, gap = violations(W_pad, eta)
   W = W_pad[:p]
   if center:
     b = y_mean - x_mean @ W
-  return SolverResult(W, b, it, vmax, vmax <= tol)
+  return SolverResult(W, b, it, vmax, ~unfinished(vmax, gap), gap)
 
 
 def _newton_steps(data, wA, aux, cols, coords, m):

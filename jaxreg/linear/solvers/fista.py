@@ -32,12 +32,13 @@ References:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxreg.linear.solvers import _common
 from jaxreg.linear.solvers._common import SolverResult, max_violation
 
 __all__ = ["solve"]
@@ -91,10 +92,11 @@ class _State(NamedTuple):
   it: jax.Array
   violation: jax.Array  # at x_k, once measured
   active: jax.Array     # whether the last pass iterated
+  gap: Any = None       # the duality gap at x_k, with a gap_tol
 
 
 def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
-          step=None, check_every=10):
+          step=None, check_every=10, gap_tol=None):
   r"""FISTA with function-value restart on f(XW + b) + P(W).
 
   Args:
@@ -109,6 +111,8 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
       False).
     fit_intercept: whether b is optimised.
     tol: stop once the largest block violation (with |∂f/∂b|) is ≤ tol.
+    gap_tol: and, if given, the duality gap (:func:`._common.duality_gap`)
+      is ≤ gap_tol.
     max_iter: the most iterations.
     step: a fixed step size (1/L) instead of the curvature bound or
       backtracking.
@@ -132,6 +136,7 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
   References:
     Beck & Teboulle (2009); O'Donoghue & Candès (2015).
   """
+  _common.check_gap_tol(gap_tol, datafit, coords)
   n, p = X.shape
   dtype = X.dtype
   W0 = jnp.asarray(W0, dtype)
@@ -166,7 +171,10 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     # step 1/L, whose fixed points are the points FISTA converges to.
     gW, gb = grads(eta)
     lip = jnp.full((coords.blocks.shape[0],), L, dtype)
-    return max_violation(coords, W, gW, gb, lip, fit_intercept)
+    viol = max_violation(coords, W, gW, gb, lip, fit_intercept)
+    if gap_tol is None:
+      return viol, None
+    return viol, _common.gap_at(datafit, coords, Y, eta, W, gW, gb, lip, fit_intercept)
 
   def prox_step(V, c, gW, gb, L):
     Wn = coords.prox(V - gW / L, 1.0 / L)
@@ -218,16 +226,18 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
   def chunk(s):
     # Measure at x_k, then run check_every steps unless x_k is optimal or the
     # budget is spent: the last pass measures the final iterate.
-    viol = violation_at(s.W, s.b, s.eta, s.L)
-    stepping = ~(viol <= tol) & (s.it < max_iter)
+    viol, gap = violation_at(s.W, s.b, s.eta, s.L)
+    stepping = ~_common.done(viol, tol, gap, gap_tol) & (s.it < max_iter)
     s = lax.cond(stepping, lambda: lax.fori_loop(0, check_every, guarded_step, s),
                  lambda: s)
-    return s._replace(violation=viol, active=stepping)
+    return s._replace(violation=viol, gap=gap, active=stepping)
 
   eta0 = X @ W0 + b0
   F0 = smooth(eta0) + coords.value(W0)
+  inf = jnp.asarray(jnp.inf, dtype)
   state = _State(W0, b0, eta0, W0, b0, eta0, jnp.ones((), dtype), F0, L0,
-                 jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), jnp.ones((), bool))
+                 jnp.zeros((), jnp.int32), inf, jnp.ones((), bool),
+                 None if gap_tol is None else inf)
   state = lax.while_loop(lambda s: s.active, chunk, state)
   return SolverResult(state.W, state.b, state.it, state.violation,
-                      state.violation <= tol)
+                      _common.done(state.violation, tol, state.gap, gap_tol), state.gap)

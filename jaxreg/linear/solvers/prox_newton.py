@@ -49,12 +49,13 @@ References:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxreg.linear.solvers import _common
 from jaxreg.linear.solvers._common import SolverResult, block_violations, largest_violation
 
 __all__ = ["solve"]
@@ -104,6 +105,7 @@ class _Local(NamedTuple):
   lip: jax.Array        # (n_blocks, T) curvatures of the model along each block
   block_viol: jax.Array
   violation: jax.Array
+  gap: Any = None       # the duality gap, with a gap_tol
 
 
 class _State(NamedTuple):
@@ -113,10 +115,11 @@ class _State(NamedTuple):
   it: jax.Array         # Newton steps taken
   violation: jax.Array  # at (W, b), once measured
   active: jax.Array     # whether the last pass took a step
+  gap: Any = None       # the duality gap at (W, b), with a gap_tol
 
 
 def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
-          ws_start=10, max_epochs=50, max_backtrack=30):
+          ws_start=10, max_epochs=50, max_backtrack=30, gap_tol=None):
   r"""Proximal Newton on f(XW + b) + P(W) with block CD inner solves.
 
   Args:
@@ -131,6 +134,8 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
       False).
     fit_intercept: whether b is optimised.
     tol: stop once the largest block violation (with |∂f/∂b|) is ≤ tol.
+    gap_tol: and, if given, the duality gap (:func:`._common.duality_gap`)
+      is ≤ gap_tol.
     max_iter: the most Newton steps.
     ws_start: the smallest working set (in blocks); it is otherwise twice
       the number of nonzero blocks.
@@ -158,6 +163,7 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
   References:
     Lee, Sun & Saunders (2014); Bertrand et al. (2022), skglm.
   """
+  _common.check_gap_tol(gap_tol, datafit, coords)
   n, p = X.shape
   T = Y.shape[1]
   dtype = X.dtype
@@ -196,7 +202,11 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     lip = jnp.maximum(lip, tiny)                    # (n_blocks, T)
     block_viol = block_violations(coords, W, gW, jnp.max(lip, axis=1))
     violation = largest_violation(block_viol, gb, fit_intercept)
-    return _Local(G, H, gW, gb, lip, block_viol, violation)
+    gap = None
+    if gap_tol is not None:
+      gap = _common.gap_at(datafit, coords, Y, eta, W, gW, gb, jnp.max(lip, axis=1),
+                           fit_intercept)
+    return _Local(G, H, gW, gb, lip, block_viol, violation, gap)
 
   def newton_step(s, loc):
     """One damped proximal Newton step from s; returns (W, b, eta, stalled)."""
@@ -340,15 +350,16 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     # budget is spent: the last pass measures the final point, so the
     # gradient is computed once per step.
     loc = local(s.W, s.b, s.eta)
-    stepping = ~(loc.violation <= tol) & (s.it < max_iter)
+    stepping = ~_common.done(loc.violation, tol, loc.gap, gap_tol) & (s.it < max_iter)
     W, b, eta, stalled = lax.cond(
         stepping, lambda: newton_step(s, loc),
         lambda: (s.W, s.b, s.eta, jnp.zeros((), bool)))
     return _State(W, b, eta, s.it + stepping.astype(s.it.dtype), loc.violation,
-                  stepping & ~stalled)
+                  stepping & ~stalled, loc.gap)
 
-  state = _State(W0, b0, X @ W0 + b0, jnp.zeros((), jnp.int32),
-                 jnp.asarray(jnp.inf, dtype), jnp.ones((), bool))
+  inf = jnp.asarray(jnp.inf, dtype)
+  state = _State(W0, b0, X @ W0 + b0, jnp.zeros((), jnp.int32), inf, jnp.ones((), bool),
+                 None if gap_tol is None else inf)
   state = lax.while_loop(lambda s: s.active, one_pass, state)
   return SolverResult(state.W, state.b, state.it, state.violation,
-                      state.violation <= tol)
+                      _common.done(state.violation, tol, state.gap, gap_tol), state.gap)
