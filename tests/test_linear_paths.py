@@ -265,7 +265,8 @@ def test_working_set_capacities():
   assert cd._buckets(1000, 500) == (64, 256, 500, 1000)
   assert cd._buckets(2000, 200) == (64, 200, 400, 800, 2000)
   assert cd._buckets(500, 500) == (64, 256, 500)
-  # A capacity within 1.6x of the next is dropped: one branch fewer.
+  # A capacity within 1.25x of the next (1.6x below 256) is dropped: one
+  # branch fewer.
   assert cd._buckets(300, 5000) == (64, 300)
   assert cd._buckets(100, 20000) == (100,)
   assert cd._buckets(10, 442) == (10,)

@@ -88,8 +88,10 @@ _COMPACT_MIN = 1024
 # Working-set capacities grow by this factor from _SMALLEST blocks up.
 _SMALLEST = 256
 _GROWTH = 4
-# A capacity within this factor of the next one is dropped.
-_MERGE = 1.6
+# A capacity within this factor of the next one is dropped (below 256 slots,
+# within the second).
+_MERGE = 1.25
+_MERGE_SMALL = 1.6
 # In residual mode a squared-loss working set of up to max(2n, 1024)
 # coordinates gets its own Gram block (O(m) per update rather than O(n)).
 _GRAM_ROWS = 2
@@ -131,16 +133,19 @@ def capacities(total, extra=(), smallest=_SMALLEST, below=None):
 
   Each is one compiled branch; a working set of k blocks runs in the
   smallest capacity ≥ k, so a sweep costs O(k·K) rather than O(k·p). A
-  branch costs about 1.5 s of compile time on a 2-core CPU, so they are
-  few: a growth of 4, and a size within 1.6× of the next one is dropped
-  (it would save at most 37% of a sweep). Below 256 a coordinate update's
-  cost is mostly its fixed overhead, so the padding costs little.
-  ``extra`` adds sizes within that range; ``below`` stops the powers there
-  (the extra sizes then take over).
+  branch costs 1.5-2.5 s of compile time on a 2-core CPU, so they are
+  few: a growth of 4, and a size within 1.25× of the next one is dropped
+  (within 1.6× below 256, where a coordinate update's cost is mostly its
+  fixed overhead and the padding costs little). Measured on a 50-α MCP
+  path on 200 × 5000 (capacities 256, 400, 1024, 4096, 5000 before): its
+  first call took 9.6-10 s rather than 9.9-12 s without 4096; dropping 256
+  as well (400 is next) saved 2-3 s more but made the warm time 35%
+  slower. ``extra`` adds sizes within that range; ``below`` stops the
+  powers there (the extra sizes then take over).
 
   Example:
     >>> capacities(5000, extra=(400,))
-    (400, 1024, 5000)
+    (256, 400, 1024, 5000)
   """
   stop = total if below is None else min(total, below)
   sizes = {e for e in extra if smallest <= e < total}
@@ -149,7 +154,8 @@ def capacities(total, extra=(), smallest=_SMALLEST, below=None):
     sizes.add(K)
     K *= _GROWTH
   sizes = sorted(sizes) + [total]
-  return tuple(s for s, nxt in zip(sizes[:-1], sizes[1:]) if nxt >= _MERGE * s) + (total,)
+  return tuple(s for s, nxt in zip(sizes[:-1], sizes[1:])
+               if nxt >= (_MERGE_SMALL if s < 256 else _MERGE) * s) + (total,)
 
 
 class _GramBlock(NamedTuple):
@@ -165,7 +171,8 @@ class _GramBlock(NamedTuple):
     return aux[rows] - self.rA[rows]
 
   def move(self, aux, rows, delta):
-    return aux + self.QA[:, rows] @ delta
+    # QA is symmetric: its rows are contiguous, its columns strided.
+    return aux + self.QA[rows].T @ delta
 
   def shift(self, aux, step):
     return aux
@@ -348,13 +355,30 @@ def _solve(X, Y, coords, W0, b0, tol, gap_tol, *, datafit, fit_intercept, max_it
 
   def sub_solve(W_pad, eta, b, ws, k, target, it, K):
     """CD on the working set ws[:k] (block ids), compacted into K block slots."""
-    m = K * B
     slot_blocks = ws[:K]
     valid = jnp.arange(K) < k
-    cols = jnp.where(valid[:, None], blocks[slot_blocks], p).reshape(m)
-    real = (cols < p).reshape(K, B, 1)
-    lrows = jnp.arange(m).reshape(K, B)
-    data = make_block(W_pad, eta, b, cols, m)
+    if K == G:
+      # Every block has a slot: CD runs on W itself, in the priority order,
+      # with no copy of the data (a gathered Gram block would cost O(p²)
+      # per working set: twice the run time of a 100-α group-lasso path on
+      # 2000 × 500).
+      m = p + 1
+      cols = jnp.arange(m)
+      lrows = jnp.where(valid[:, None], blocks[slot_blocks], p)
+      real = (lrows < p)[:, :, None]
+      kept = (cols < p)[:, None]
+      if use_gram:
+        data = _GramBlock(Q, q)
+      else:
+        # η = XW + b on entry (the last sub-solve or the start recomputed it).
+        data = _ResidualBlock(Xt_pad, Y, jnp.zeros_like(Y), datafit)
+    else:
+      m = K * B
+      cols = jnp.where(valid[:, None], blocks[slot_blocks], p).reshape(m)
+      lrows = jnp.arange(m).reshape(K, B)
+      real = (cols < p).reshape(K, B, 1)
+      kept = real.reshape(m, 1)
+      data = make_block(W_pad, eta, b, cols, m)
     wA0 = W_pad[cols]
 
     def penalty_value(wA):
@@ -422,7 +446,7 @@ def _solve(X, Y, coords, W0, b0, tol, gap_tol, *, datafit, fit_intercept, max_it
         def extrapolate(args):
           wA, aux = args
           w_acc = _anderson(hist.reshape(n_hist, -1)).reshape(wA.shape)
-          w_acc = jnp.where(real.reshape(m, 1), w_acc, 0.0)
+          w_acc = jnp.where(kept, w_acc, 0.0)
           aux_acc = data.init(w_acc, b)
           better = objective(w_acc, aux_acc) < objective(wA, aux)
           better = better & jnp.all(jnp.isfinite(w_acc))
