@@ -23,31 +23,30 @@ def _data(n=40, p=30, T=None, seed=0):
   return X, (Y if T else Y[:, 0])
 
 
-def _gap(datafit, penalty, X, Y, W, b=None):
-  """The gap at (W, b); b None: centered data, the intercept exact."""
-  X, Y, W = jnp.asarray(X), jnp.asarray(Y), jnp.asarray(W)
-  if Y.ndim == 1:
-    Y, W = Y[:, None], W.reshape(-1, 1)
-  if b is None:
-    X, Y = X - X.mean(0), Y - Y.mean(0)
-  n, p = X.shape
-  co = penalties.coordinates(penalty, p, Y.shape[1])
-  eta = X @ W + (0.0 if b is None else jnp.asarray(b))
-  G = X.T @ datafit.gradient(Y, eta)
-  gb = jnp.sum(datafit.gradient(Y, eta), axis=0)
-  # c‖X_b‖_F²/n: a block's Lipschitz bound (used for unpenalized blocks).
-  Lb = datafit.curvature * jnp.sum(co.gather(X.T) ** 2, axis=(1, 2)) / n
-  return float(_common.gap_at(datafit, co, Y, eta, W, G, gb, Lb, b is not None))
-
-
-def _objective(datafit, penalty, X, Y, W, b=None):
+def _at(penalty, X, Y, W, b):
+  """(X, Y, W as 2-d arrays, the penalty's view, η); b None: centered data,
+  the intercept exact."""
   X, Y, W = jnp.asarray(X), jnp.asarray(Y), jnp.asarray(W)
   if Y.ndim == 1:
     Y, W = Y[:, None], W.reshape(-1, 1)
   if b is None:
     X, Y = X - X.mean(0), Y - Y.mean(0)
   co = penalties.coordinates(penalty, X.shape[1], Y.shape[1])
-  eta = X @ W + (0.0 if b is None else jnp.asarray(b))
+  return X, Y, W, co, X @ W + (0.0 if b is None else jnp.asarray(b))
+
+
+def _gap(datafit, penalty, X, Y, W, b=None):
+  """The gap at (W, b)."""
+  X, Y, W, co, eta = _at(penalty, X, Y, W, b)
+  G = X.T @ datafit.gradient(Y, eta)
+  gb = jnp.sum(datafit.gradient(Y, eta), axis=0)
+  # c‖X_b‖_F²/n: a block's Lipschitz bound (used for unpenalized blocks).
+  Lb = datafit.curvature * jnp.sum(co.gather(X.T) ** 2, axis=(1, 2)) / X.shape[0]
+  return float(_common.gap_at(datafit, co, Y, eta, W, G, gb, Lb, b is not None))
+
+
+def _objective(datafit, penalty, X, Y, W, b=None):
+  X, Y, W, co, eta = _at(penalty, X, Y, W, b)
   return float(datafit.value(Y, eta) + co.value(W))
 
 
