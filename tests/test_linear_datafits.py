@@ -228,6 +228,12 @@ def test_conjugate_fenchel_young(x64, name):
 def test_logistic_conjugate_is_infinite_outside_its_domain(x64):
   y = jnp.array([[1.0], [0.0]])
   assert np.isinf(dfs.Logistic().conjugate(y, jnp.array([[1.0], [0.0]])))
+  # A rounding step past the boundary is not outside (a saturated σ):
+  # n·u = 1 + 2ε is 1, n·u = 1 + 1e-9 is not.
+  eps = np.finfo(np.float64).eps
+  u = jnp.array([[0.0], [(1 + 2 * eps) / 2]])
+  assert np.isfinite(dfs.Logistic().conjugate(y, u))
+  assert np.isinf(dfs.Logistic().conjugate(y, jnp.array([[0.0], [(1 + 1e-9) / 2]])))
 
 
 # --------------------------------------------------------- checks, get -----

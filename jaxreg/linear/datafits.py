@@ -304,7 +304,10 @@ class Logistic(Datafit):
     """
     n = _n_rows(u)
     s = y + n * u
-    inside = jnp.all((s >= 0) & (s <= 1))
+    # u = ∇F(η) = (σ(η) − y)/n is rounded: at a saturated σ, n·u can leave
+    # [0, 1] by an ulp, which is not an infinite conjugate.
+    slack = 4 * jnp.finfo(s.dtype).eps
+    inside = jnp.all((s >= -slack) & (s <= 1 + slack))
     sc = jnp.clip(s, 0.0, 1.0)
     val = jnp.sum(xlogy(sc, sc) + xlogy(1.0 - sc, 1.0 - sc)) / n
     return jnp.where(inside, val, jnp.inf)
