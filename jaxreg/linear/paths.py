@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxreg import _checks
+from jaxreg import _checks, _traced_cache
 from jaxreg.linear import _coordinate_descent as _cd
 from jaxreg.linear import _engine
 from jaxreg import penalties as _penalties
@@ -332,15 +332,24 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
     gram = True
   else:
     gram = _use_gram(n, p, precompute)
-  prob = _prepare(X, y, alphas, jnp.asarray(r, X.dtype), jnp.asarray(eps, X.dtype),
-                  jnp.asarray(tol, X.dtype), n_alphas=n_alphas,
-                  fit_intercept=bool(fit_intercept), gram=gram, G=G)
-  if gram:
-    out = _cd.gram_path(prob.A, prob.b, prob.y2, prob.l1s, prob.l2s, prob.l1_start,
-                        prob.tol_abs, prob.tol_rel, max_iter=max_iter)
+  args = (X, y, alphas, jnp.asarray(r, X.dtype), jnp.asarray(eps, X.dtype),
+          jnp.asarray(tol, X.dtype))
+  static = dict(n_alphas=n_alphas, fit_intercept=bool(fit_intercept), gram=gram)
+  if G is None:
+    # A later process with the same shapes skips tracing (see _traced_cache).
+    prob = _traced_cache.call("enet_prepare", _prepare, args, static, (_Problem,))
   else:
-    out = _cd.residual_path(prob.A, prob.b, prob.l1s, prob.l2s, prob.l1_start,
-                            prob.tol_abs, prob.tol_rel, max_iter=max_iter)
+    prob = _prepare(*args, **static, G=G)
+  if gram:
+    out = _traced_cache.call(
+        "gram_path", _cd.gram_path, (prob.A, prob.b, prob.y2, prob.l1s, prob.l2s,
+                                     prob.l1_start, prob.tol_abs, prob.tol_rel),
+        dict(max_iter=max_iter), (_cd.PathArrays,))
+  else:
+    out = _traced_cache.call(
+        "residual_path", _cd.residual_path, (prob.A, prob.b, prob.l1s, prob.l2s,
+                                             prob.l1_start, prob.tol_abs, prob.tol_rel),
+        dict(max_iter=max_iter), (_cd.PathArrays,))
   intercepts = _intercepts(out.coefs, prob.x_mean, prob.y_mean)
   _warn_unconverged(out.converged, "enet_path", f"some α reached max_iter={max_iter} sweeps; "
                     "raise max_iter or tol.")
