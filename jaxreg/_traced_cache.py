@@ -34,7 +34,7 @@ import tempfile
 import jax
 
 _SUBDIR = "jaxreg-traced"
-# (name, key) -> the jitted call of a deserialized program, for this process.
+# (name, tree, avals, static, x64) -> the jitted call of a loaded program, for this process.
 _loaded: dict = {}
 _registered: set = set()
 
@@ -98,16 +98,19 @@ def call(name, jitted, args, static, tree_types=()):
   if directory is None or any(isinstance(x, jax.core.Tracer) for x in leaves):
     return jitted(*args, **static)
   try:
-    from jax import export
-    _register(tree_types)
-    key_parts = (name, _source_hash(), jax.__version__, jax.default_backend(),
-                 bool(jax.config.jax_enable_x64), str(treedef),
-                 tuple((jax.numpy.shape(x), str(jax.numpy.result_type(x)),
-                        bool(getattr(x, "weak_type", False))) for x in leaves),
-                 tuple(sorted(static.items())))
-    key = hashlib.sha256(repr(key_parts).encode()).hexdigest()[:32]
-    fn = _loaded.get((name, key))
+    avals = tuple((jax.numpy.shape(x), jax.numpy.result_type(x),
+                   bool(getattr(x, "weak_type", False))) for x in leaves)
+    # In-process lookups skip hashing (a warm call costs microseconds here).
+    memo = (name, treedef, avals, tuple(sorted(static.items())),
+            bool(jax.config.jax_enable_x64))
+    fn = _loaded.get(memo)
     if fn is None:
+      from jax import export
+      _register(tree_types)
+      key_parts = (name, _source_hash(), jax.__version__, jax.default_backend(),
+                   bool(jax.config.jax_enable_x64), str(treedef),
+                   tuple((s, str(d), w) for s, d, w in avals), memo[3])
+      key = hashlib.sha256(repr(key_parts).encode()).hexdigest()[:32]
       path = os.path.join(directory, f"{name}-{key}.jaxexport")
       exp = None
       if os.path.exists(path):
@@ -129,7 +132,7 @@ def call(name, jitted, args, static, tree_types=()):
             os.unlink(tmp)
           raise
       fn = jax.jit(exp.call)
-      _loaded[(name, key)] = fn
+      _loaded[memo] = fn
     return fn(*args)
   except Exception:  # noqa: BLE001 — an optimisation: never fail the call
     return jitted(*args, **static)

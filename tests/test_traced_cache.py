@@ -64,7 +64,9 @@ def test_a_corrupt_file_is_rebuilt(folder):
 def test_the_key_covers_jaxreg_source_and_static_arguments(folder, monkeypatch):
   x = jnp.arange(4.0)
   _traced_cache.call("affine", _affine, (x, jnp.asarray(2.0)), {})
+  # A later process with another jaxreg: its program is another file.
   monkeypatch.setattr(_traced_cache, "_source_hash", lambda: "another jaxreg")
+  _traced_cache._loaded.clear()
   _traced_cache.call("affine", _affine, (x, jnp.asarray(2.0)), {})
   assert len(_files(folder)) == 2
 
