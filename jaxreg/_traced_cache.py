@@ -22,6 +22,8 @@ backend, the ``jax_enable_x64`` flag, the arguments' shapes, dtypes and
 tree structure and the static arguments, so a changed jaxreg or jax never
 reads a stale one. Files are written atomically (a temporary file, then
 ``os.replace``); an unreadable or corrupt file is ignored and rewritten.
+Like the compilation cache beside it, the folder holds programs that are
+run: keep it writable by you alone.
 """
 
 from __future__ import annotations
