@@ -219,9 +219,11 @@ def _buckets(p, n):
   O(k·K) rather than O(k·p) while the program stays shape-static. The
   sizes follow the generic solver's
   :func:`~jaxreg.linear.solvers.coordinate_descent.capacities` (growing by
-  4, one within 1.6× of the next dropped: that took the first call of a
-  100-α lasso path from 8.4 to 6.4 s on 2000 × 500, 7.2 to 4.2 s on
-  5000 × 300 and 4.6 to 3.0 s on 20000 × 100, at the same warm time). With
+  4 rather than 2, one within 1.25× of the next dropped, 1.6× below 256:
+  that took the first call of a 100-α lasso path from 7.6 to 6.0 s on
+  2000 × 500, 7.2 to 4.8 s on 5000 × 300 and 4.5 to 1.8 s on 20000 × 100;
+  the warm path on 2000 × 500, without its 128 capacity, runs 10-25%
+  slower, the other shapes within noise). With
   X itself (residual mode, n < p) the capacities above 64 are n, 2n and 4n
   (then p): a lasso solution has at most n non-zeros (in general
   position), and the working set is about twice the support; the iterates
