@@ -206,7 +206,7 @@ def test_huber_intercept_start_is_the_median(x64):
 
 # ---------------------------------------------------------------- duality ---
 
-@pytest.mark.parametrize("name", ["squared", "logistic"])
+@pytest.mark.parametrize("name", ["squared", "logistic", "multinomial", "poisson", "huber"])
 def test_conjugate_fenchel_young(x64, name):
   df = dfs.get(name)
   y, eta = _problem(name, n=9, T=2, seed=5)
@@ -223,6 +223,70 @@ def test_conjugate_fenchel_young(x64, name):
   # F(η) + F*(u) = ⟨u, η⟩ at u = ∇F(η), and ≥ at every other η'.
   np.testing.assert_allclose(at_gradient, 0.0, atol=1e-12)
   assert np.all(np.asarray(elsewhere) >= -1e-12)
+
+
+def _numeric_conjugate(df, y, u):
+  """sup_η ⟨u, η⟩ − F(η) by numerical maximisation, row by row (F is a sum
+  over rows; a row of the multinomial couples its classes)."""
+  from scipy import optimize
+  n = y.shape[0]
+  total = 0.0
+  for i in range(n):
+    def neg(e, i=i):
+      eta = np.zeros(y.shape)
+      eta[i] = e
+      # F restricted to row i: the other rows (at η = 0) are a constant.
+      return -(u[i] @ e - (float(df.value(y, eta)) - float(df.value(y, np.zeros(y.shape)))))
+    res = optimize.minimize(neg, np.zeros(y.shape[1]), method="BFGS",
+                            options=dict(gtol=1e-11, maxiter=10_000))
+    total += -res.fun
+  return total - float(df.value(y, np.zeros(y.shape)))
+
+
+@pytest.mark.parametrize("name", ["squared", "logistic", "multinomial", "poisson", "huber"])
+def test_conjugate_matches_a_numerical_supremum(x64, name):
+  """F*(u) against sup_η ⟨u, η⟩ − F(η) found by BFGS (scipy), at points u
+  inside the domain: gradients at other η, shrunk towards 0 (the dual
+  points the gap uses, s·∇F with s < 1)."""
+  df = dfs.get(name)
+  y, eta = _problem(name, n=5, T=3, seed=2)
+  for s in (1.0, 0.6):
+    u = s * np.asarray(df.gradient(jnp.asarray(y), jnp.asarray(eta)))
+    want = _numeric_conjugate(df, y, u)
+    got = float(df.conjugate(jnp.asarray(y), jnp.asarray(u)))
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("name, outside", [
+    ("multinomial", lambda y, n: (0.5 - y) / n),                    # rows sum to 1.5·K − 1
+    ("poisson", lambda y, n: -(y + 1.0) / n),                       # a mean below 0
+    ("huber", lambda y, n: np.full(y.shape, 1.35 * (1 + 1e-6) / n)),  # beyond ε
+])
+def test_conjugates_are_infinite_outside_their_domain(x64, name, outside):
+  df = dfs.get(name)
+  y, _ = _problem(name, n=5, T=3, seed=2)
+  assert np.isinf(float(df.conjugate(jnp.asarray(y), jnp.asarray(outside(y, 5)))))
+
+
+@pytest.mark.parametrize("name", ["squared", "logistic", "multinomial", "poisson", "huber"])
+@pytest.mark.parametrize("scale", [1.0, 40.0])
+def test_feasible_dual_sums_to_zero_inside_the_domain(x64, name, scale):
+  """The intercept's dual point: columns summing to 0, a finite conjugate
+  (also at saturated predictions, η of size 40), rows on the simplex for
+  the multinomial, and u itself when u already sums to 0."""
+  df = dfs.get(name)
+  y, eta = _problem(name, n=9, T=3, seed=3, scale=scale)
+  y, eta = jnp.asarray(y), jnp.asarray(eta)
+  u = df.gradient(y, eta)
+  v = df.feasible_dual(y, u)
+  np.testing.assert_allclose(jnp.sum(v, axis=0), 0.0, atol=1e-14 * max(1.0, float(jnp.max(jnp.abs(u)))) * 9)
+  assert np.isfinite(float(df.conjugate(y, v)))
+  for s in (0.3, 1.0):  # the solvers rescale it towards 0
+    assert np.isfinite(float(df.conjugate(y, s * v)))
+  if name == "multinomial":
+    np.testing.assert_allclose(jnp.sum(y + 9 * v, axis=1), 1.0, atol=1e-14)
+  centered = df.feasible_dual(y, v)
+  np.testing.assert_allclose(centered, v, atol=1e-15)
 
 
 def test_logistic_conjugate_is_infinite_outside_its_domain(x64):

@@ -39,10 +39,13 @@ def _gap(datafit, penalty, X, Y, W, b=None):
   """The gap at (W, b)."""
   X, Y, W, co, eta = _at(penalty, X, Y, W, b)
   G = X.T @ datafit.gradient(Y, eta)
-  gb = jnp.sum(datafit.gradient(Y, eta), axis=0)
-  # c‖X_b‖_F²/n: a block's Lipschitz bound (used for unpenalized blocks).
-  Lb = datafit.curvature * jnp.sum(co.gather(X.T) ** 2, axis=(1, 2)) / X.shape[0]
-  return float(_common.gap_at(datafit, co, Y, eta, W, G, gb, Lb, b is not None))
+  # c‖X_b‖_F²/n: a block's Lipschitz bound (used for unpenalized blocks;
+  # Poisson has no global c, its largest local curvature stands in).
+  c = datafit.curvature
+  if c is None:
+    c = X.shape[0] * jnp.max(datafit.hessian_diag(Y, eta))
+  Lb = c * jnp.sum(co.gather(X.T) ** 2, axis=(1, 2)) / X.shape[0]
+  return float(_common.gap_at(datafit, co, X, Y, eta, W, G, Lb, b is not None))
 
 
 def _objective(datafit, penalty, X, Y, W, b=None):
@@ -83,6 +86,9 @@ def _cases():
   groups = [list(range(0, 10)), list(range(10, 20)), list(range(20, 30))]
   sq = datafits.Squared()
   w = np.abs(rng.standard_normal(30)) + 0.2
+  ypois = rng.poisson(np.exp(0.3 * X[:, 0] - 0.2 * X[:, 1] + 0.5)).astype(float)
+  Ymult = np.eye(3)[np.argmax(X[:, :3] + rng.gumbel(size=(40, 3)), axis=1)]
+  yhub = y + 5.0 * (rng.random(40) < 0.1) * rng.standard_normal(40)
   return {
       "lasso": (sq, jr.L1(0.05), X, y, linear_model.Lasso(0.05, tol=1e-12, max_iter=10**5)),
       "weighted_l1": (sq, jr.L1(0.05, weights=w), X, y, None),
@@ -94,21 +100,40 @@ def _cases():
                           linear_model.MultiTaskLasso(0.05, tol=1e-12, max_iter=10**5)),
       "multitask_l1": (sq, jr.L1(0.05), X3, Y3, None),
       "logistic_l1": (datafits.Logistic(), jr.L1(0.02), X, ylog, None),
+      # scikit-learn's PoissonRegressor: half the mean deviance + (α/2)‖w‖².
+      "poisson_l2": (datafits.Poisson(), jr.L2(0.05), X / 4, ypois, linear_model.PoissonRegressor(
+          alpha=0.05, tol=1e-12, max_iter=10**4)),
+      "poisson_l1": (datafits.Poisson(), jr.L1(0.01), X / 4, ypois, None),
+      # LogisticRegression: C·Σ log-loss + ½‖W‖², i.e. α = 1/(nC).
+      "multinomial_l2": (datafits.Multinomial(), jr.L2(0.05), X, Ymult, linear_model.LogisticRegression(
+          C=1 / (40 * 0.05), tol=1e-12, max_iter=10**4)),
+      "multinomial_l1": (datafits.Multinomial(), jr.L1(0.02), X, Ymult, None),
+      "huber_l1": (datafits.Huber(), jr.L1(0.05), X, yhub, None),
+      "huber_group": (datafits.Huber(), jr.GroupLasso(0.05, groups=groups), X, yhub, None),
   }
+
+
+def _fit_intercept(df, Y):
+  # The squared loss is solved on centered data (b = None: exact intercept).
+  return not isinstance(df, datafits.Squared)
 
 
 def _solution(name, case):
   """A near-optimal point from a solver jaxreg did not write where there is
   one (scikit-learn), from jaxreg's path otherwise."""
   df, pen, X, Y, sk = case
+  multi = isinstance(df, datafits.Multinomial)
+  target = np.argmax(Y, axis=1) if multi else Y
   if sk is not None:
-    m = sk.fit(X, Y)
-    return np.asarray(m.coef_).T, None
-  res = jr.linear.path(X, Y, pen, datafit="logistic" if name.startswith("logistic") else
-                       ("multitask" if np.ndim(Y) == 2 else "squared"),
-                       alphas=[float(pen.alpha)], tol=1e-13, max_iter=10**4)
-  W = np.asarray(res.coefs[0])
-  return W, (np.asarray(res.intercepts[0]) if name.startswith("logistic") else None)
+    m = sk.fit(X, target)
+    b = np.atleast_1d(m.intercept_) if _fit_intercept(df, Y) else None
+    return np.asarray(m.coef_).T.reshape(X.shape[1], -1), b
+  kind = df.name if not isinstance(df, datafits.Squared) else (
+      "multitask" if np.ndim(Y) == 2 else "squared")
+  res = jr.linear.path(X, target, pen, datafit=kind, alphas=[float(pen.alpha)], tol=1e-13,
+                       max_iter=10**4)
+  W = np.asarray(res.coefs[0]).reshape(X.shape[1], -1)
+  return W, (np.atleast_1d(np.asarray(res.intercepts[0])) if _fit_intercept(df, Y) else None)
 
 
 @pytest.mark.parametrize("name", list(_cases()))
@@ -148,6 +173,17 @@ def test_planted_unscaled_dual_point_fails(x64, monkeypatch):
                       lambda self, V: jnp.zeros(self.n_blocks, V.dtype))
   violated = [_gap(df, pen, X, Y, W) < _objective(df, pen, X, Y, W) - F_opt for W in segment]
   assert any(violated)
+
+
+@pytest.mark.parametrize("name", ["poisson_l2", "multinomial_l2"])
+def test_planted_infeasible_intercept_dual_fails(x64, monkeypatch, name):
+  """With a free intercept, the raw gradient (columns not summing to 0) as
+  the dual point: the gap then falls below the suboptimality near the
+  solution, where the intercept is off."""
+  df = _cases()[name][0]
+  monkeypatch.setattr(type(df), "feasible_dual", lambda self, y, u: u)
+  with pytest.raises(AssertionError):
+    test_gap_bounds_suboptimality_and_vanishes_at_the_solution(None, name)
 
 
 def test_planted_dual_norm_error_fails(x64, monkeypatch):

@@ -17,6 +17,11 @@ narrow interface, as in skglm:
   has no closed form);
 - ``check_y(y)``: raises ValueError when the targets are not valid for it;
 - ``quadratic``: True when F is a quadratic (Gram-matrix tricks apply).
+- ``conjugate(y, u)``: the Fenchel conjugate F*(u) = sup_η ⟨u, η⟩ − F(η),
+  for the duality gaps the solvers stop on (every datafit here is convex
+  and has one), and ``feasible_dual(y, u)``: the gradient made a feasible
+  dual point when the intercept is free (columns summing to 0, inside the
+  domain of F*).
 
 | datafit | value F(η) | gradient (×n) | curvature | intercept at W = 0 |
 | --- | --- | --- | --- | --- |
@@ -78,6 +83,28 @@ def _concrete(x) -> bool:
 
 def _eps(dtype):
   return jnp.finfo(dtype).eps
+
+
+def _rebalance(a, target, lo=None, hi=None):
+  """Moves each column of ``a`` to sum to ``target`` while keeping
+  lo ≤ a ≤ hi (None: unbounded): an excess is taken from every entry in
+  proportion to its room above ``lo`` (spread evenly without one), a
+  deficit added in proportion to its room below ``hi``. Exact whenever the
+  bounds leave room for ``target``. The rooms are scaled, not subtracted
+  from, so that entries far larger than the target (a saturated Poisson
+  mean) do not cancel catastrophically."""
+  n = a.shape[0]
+  excess = jnp.sum(a, axis=0) - target
+
+  def scaled(bound, sign):
+    if bound is None:
+      return a - excess / n
+    room = sign * (a - bound)
+    total = jnp.sum(room, axis=0)
+    left = sign * (target - n * bound)      # the room once the column sums to target
+    return bound + sign * room * (left / jnp.where(total > 0, total, 1.0))
+
+  return jnp.where(excess > 0, scaled(lo, 1.0), scaled(hi, -1.0))
 
 
 class Datafit:
@@ -239,6 +266,18 @@ class Squared(Datafit):
     n = _n_rows(u)
     return jnp.sum(0.5 * n * u * u + u * y)
 
+  def feasible_dual(self, y, u):
+    r"""A dual point for a model with a free intercept, from u = ∇F(η).
+
+    With an intercept b the dual problem constrains Σᵢ u_i = 0 (per
+    output); u = ∇F(η) meets it only where b is optimal. This returns a
+    point that meets it and stays in the domain of F* (here: u minus its
+    column means), equal to u when u already sums to zero, so the gap
+    F(W, b) + F*(u') + P(W) + P*(−Xᵀu') is a true bound on the
+    suboptimality at every (W, b).
+    """
+    return u - jnp.mean(u, axis=0)
+
 
 class Logistic(Datafit):
   r"""The binary logistic loss (mean log-loss), labels y ∈ {0, 1}.
@@ -312,6 +351,13 @@ class Logistic(Datafit):
     val = jnp.sum(xlogy(sc, sc) + xlogy(1.0 - sc, 1.0 - sc)) / n
     return jnp.where(inside, val, jnp.inf)
 
+  def feasible_dual(self, y, u):
+    """A dual point with columns summing to 0 (see `Squared.feasible_dual`):
+    the means a = y + n u are moved, within [0, 1], to sum to Σᵢ yᵢ."""
+    n = _n_rows(u)
+    a = _rebalance(y + n * u, jnp.sum(y, axis=0), 0.0, 1.0)
+    return (a - y) / n
+
   def _check_values(self, y):
     if not np.all((y == 0) | (y == 1)):
       raise ValueError("y must contain only 0 and 1 for the logistic datafit "
@@ -333,6 +379,8 @@ class Multinomial(Datafit):
   ``curvature = 1/2``. At W = 0 the best intercepts are the log class
   frequencies, centred (F is unchanged by adding a constant to every class);
   a class absent from y gets a clipped, finite start.
+
+  Its Fenchel conjugate, for duality gaps, is `conjugate`.
 
   Example:
     >>> import jax.numpy as jnp
@@ -371,6 +419,47 @@ class Multinomial(Datafit):
     lf = jnp.log(f)
     return lf - jnp.mean(lf)
 
+  def conjugate(self, y, u):
+    r"""The Fenchel conjugate F*(u) = sup_η ⟨u, η⟩ − F(η).
+
+    With a_i = y_i + n u_i (row i),
+
+    .. math::
+
+      F^*(u) = \frac{1}{n} \sum_{i,k} a_{ik} \log a_{ik}
+
+    when every a_i lies in the probability simplex (a_i ≥ 0, Σ_k a_ik = 1:
+    the conjugate of log-sum-exp is the negative entropy), +∞ otherwise;
+    F(η) + F*(u) = ⟨u, η⟩ iff u = ∇F(η) (then a_i = softmax(η_i)).
+    """
+    n = _n_rows(u)
+    a = y + n * u
+    K = a.shape[1]
+    # ∇F rounds: a saturated softmax leaves the simplex by a few ulps.
+    slack = 4 * K * jnp.finfo(a.dtype).eps
+    inside = jnp.all(a >= -slack) & jnp.all(jnp.abs(jnp.sum(a, axis=1) - 1.0) <= slack)
+    ac = jnp.clip(a, 0.0, 1.0)
+    return jnp.where(inside, jnp.sum(xlogy(ac, ac)) / n, jnp.inf)
+
+  def feasible_dual(self, y, u):
+    """A dual point with columns summing to 0 (see `Squared.feasible_dual`),
+    each row kept on the simplex: the probabilities a = y + n u of a class
+    whose column sum exceeds its count N_k are scaled down (by the excess
+    over its column sum), and the mass each row gives up is shared among
+    the classes in deficit, in proportion to their deficits. Both the
+    counts and every row's total come out exact."""
+    n = _n_rows(u)
+    a = y + n * u
+    count = jnp.sum(y, axis=0)
+    col = jnp.sum(a, axis=0)
+    excess = col - count                                   # (K,), sums to 0
+    keep = jnp.where(excess > 0, count / jnp.where(col > 0, col, 1.0), 1.0)
+    given = a - a * keep                                   # (n, K)
+    deficit = jnp.maximum(-excess, 0.0)
+    share = deficit / jnp.maximum(jnp.sum(deficit), jnp.finfo(a.dtype).tiny)
+    a = a - given + jnp.sum(given, axis=1, keepdims=True) * share
+    return (a - y) / n
+
   def _check_values(self, y):
     if y.shape[1] < 2:
       raise ValueError("y must have at least 2 columns (classes) for the "
@@ -395,6 +484,8 @@ class Poisson(Datafit):
   search or Newton steps. At W = 0 the best intercept is log(mean y); the
   mean must be positive (a column of zeros has no finite optimum: the start
   is then clipped at log(machine epsilon)).
+
+  Its Fenchel conjugate, for duality gaps, is `conjugate`.
 
   Example:
     >>> import jax.numpy as jnp
@@ -428,6 +519,36 @@ class Poisson(Datafit):
   def intercept_start(self, y):
     return jnp.log(jnp.clip(jnp.mean(y, axis=0), _eps(y.dtype), None))
 
+  def conjugate(self, y, u):
+    r"""The Fenchel conjugate F*(u) = sup_η ⟨u, η⟩ − F(η).
+
+    With a = y + n u (the mean the dual point stands for),
+
+    .. math::
+
+      F^*(u) = \frac{1}{n} \sum_{i,t} a \log a − a − y \log y + y
+      \quad (0 \log 0 := 0)
+
+    when every a ≥ 0, +∞ otherwise; F(η) + F*(u) = ⟨u, η⟩ iff u = ∇F(η)
+    (then a = e^η).
+    """
+    n = _n_rows(u)
+    a = y + n * u
+    # a is rounded at the scale of y and n·u (a saturated mean e^η).
+    slack = 4 * jnp.finfo(a.dtype).eps * (jnp.abs(y) + n * jnp.abs(u) + 1.0)
+    inside = jnp.all(a >= -slack)
+    ac = jnp.maximum(a, 0.0)
+    val = jnp.sum(xlogy(ac, ac) - ac - xlogy(y, y) + y) / n
+    return jnp.where(inside, val, jnp.inf)
+
+  def feasible_dual(self, y, u):
+    """A dual point with columns summing to 0 (see `Squared.feasible_dual`):
+    the means a = y + n u are scaled down to sum to Σᵢ yᵢ (the gradient at
+    the best intercept for this W) or, in deficit, raised evenly."""
+    n = _n_rows(u)
+    a = _rebalance(y + n * u, jnp.sum(y, axis=0), 0.0, None)
+    return (a - y) / n
+
   def _check_values(self, y):
     if np.any(y < 0):
       raise ValueError("y must be non-negative (counts) for the poisson "
@@ -448,6 +569,8 @@ class Huber(Datafit):
   is no closed-form intercept at W = 0; ``intercept_start`` gives the
   median of y as a start. ε is the pytree's only leaf (it can be traced or
   vmapped over).
+
+  Its Fenchel conjugate, for duality gaps, is `conjugate`.
 
   Args:
     epsilon: the threshold ε > 0 between the quadratic and the linear part
@@ -509,6 +632,32 @@ class Huber(Datafit):
 
   def intercept_start(self, y):
     return jnp.median(y, axis=0)
+
+  def conjugate(self, y, u):
+    r"""The Fenchel conjugate F*(u) = sup_η ⟨u, η⟩ − F(η).
+
+    H_ε is the Moreau envelope of ε|·|, so its conjugate is v²/2 on
+    |v| ≤ ε (+∞ outside), and
+
+    .. math::
+
+      F^*(u) = \sum_{i,t} \frac{n}{2} u_{it}^2 + u_{it} y_{it}
+      \quad \text{if every } n|u_{it}| ≤ ε, \quad +∞ \text{ otherwise}
+
+    (the squared loss's conjugate on a box); F(η) + F*(u) = ⟨u, η⟩ iff
+    u = ∇F(η).
+    """
+    n = _n_rows(u)
+    e = self._eps_like(u)
+    inside = jnp.all(n * jnp.abs(u) <= e * (1 + 4 * jnp.finfo(u.dtype).eps))
+    return jnp.where(inside, jnp.sum(0.5 * n * u * u + u * y), jnp.inf)
+
+  def feasible_dual(self, y, u):
+    """A dual point with columns summing to 0 (see `Squared.feasible_dual`):
+    the clipped residuals n u are moved within [−ε, ε] to sum to 0."""
+    n = _n_rows(u)
+    e = self._eps_like(u)
+    return _rebalance(n * u, 0.0, -e, e) / n
 
 
 # Names accepted by `get`, and the class each one builds ("multitask" is the

@@ -615,13 +615,15 @@ def path(X, y, penalty, datafit="squared", alphas=None, n_alphas: int = 100, eps
   penalty's subdifferential; the prox-gradient mapping for ``Lp`` with
   p < 1), the intercept's gradient included, at most tol × the largest
   gradient of the intercept-only model, max|Xᵀ∇f(b₀)|, and, where the
-  problem is convex and its dual is known — the squared (and multitask) or
-  logistic loss with ``L1``, ``L2``, ``ElasticNet`` or ``GroupLasso`` —
+  problem is convex and its dual is known — every datafit with ``L1``,
+  ``L2``, ``ElasticNet`` or ``GroupLasso`` —
   the duality gap at most tol × the intercept-only model's mean deviance
   2f(b₀) (tol·‖y_c‖²/n for the squared loss, scikit-learn's gap rule).
-  The dual point is the gradient ∇f(η) rescaled into the dual feasible
-  set; unpenalized blocks add the first-order decrease still available
-  there (as scikit-learn's weighted gap). Like scikit-learn's two
+  The dual point is the gradient ∇f(η), made to sum to zero when the
+  intercept is fitted (``datafit.feasible_dual``) and rescaled into the
+  dual feasible set, so the gap bounds the suboptimality; unpenalized
+  blocks add the first-order decrease still available there (as
+  scikit-learn's weighted gap). Like scikit-learn's two
   conditions (gap and coefficient change), the gap certifies the
   objective, the violation the coefficients.
 

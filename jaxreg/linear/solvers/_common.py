@@ -70,31 +70,31 @@ def has_gap(datafit, coords):
   return hasattr(datafit, "conjugate") and coords.has_dual
 
 
-def duality_gap(coords, W, grad_W, smooth_gap, lipschitz, grad_b=None, curvature=None):
-  r"""The duality gap of f(XW + b) + P(W) at W, for a "norm + ridge" penalty.
+def duality_gap(coords, W, grad_W, smooth_gap, lipschitz):
+  r"""The duality gap of f(XW) + P(W) at W, for a "norm + ridge" penalty.
 
   With P = Σ_b l1_b‖W_b‖ + ½Σ_b l2_b‖W_b‖² (``coords.norm_parts``) and
-  G = Xᵀ∇f(η) (``grad_W``), the dual point is u = s·∇f(η), s ∈ (0, 1] the
-  largest making Xᵀu feasible for the blocks without a ridge term
-  (‖s·G_b‖_* ≤ l1_b), and
+  G = Xᵀu for a dual point u (``grad_W``; u = ∇f(η), or its
+  :func:`gap_at` correction for a free intercept), the point is rescaled to
+  s·u, s ∈ (0, 1] the largest making s·G feasible for the blocks without a
+  ridge term (‖s·G_b‖_* ≤ l1_b), and
 
-  .. math::  \mathrm{gap} = f(\eta) + f^*(u) + P(W) + P^*(-X^\top u)
+  .. math::  \mathrm{gap} = f(\eta) + f^*(s u) + P(W) + P^*(-s X^\top u)
 
-  (Fenchel–Young: ≥ 0, and 0 exactly at the solution). For the squared loss
-  and the lasso this is scikit-learn's gap (formulation A). A block with
-  l1_b = l2_b = 0 (unpenalized) and the intercept make u feasible only
-  where their gradient vanishes; as scikit-learn's weighted gap does, the
+  (weak duality: ≥ the suboptimality of W; 0 exactly at the solution). For
+  the squared loss and the lasso this is scikit-learn's gap (formulation A).
+  A block with l1_b = l2_b = 0 (unpenalized) makes s·u feasible only where
+  its gradient vanishes; as scikit-learn's weighted gap does, the
   first-order decrease still available there, ‖G_b‖²/L_b (L_b the block's
-  Lipschitz constant) and |∂f/∂b|²/c, is added instead.
+  Lipschitz constant), is added instead: for those blocks the gap is a
+  measure, not a bound.
 
   Args:
     coords: the penalty's solver view (``coords.has_dual``).
     W: (p, T) coefficients.
-    grad_W: (p, T) Xᵀ∇f(η).
-    smooth_gap: s ↦ f(η) + f*(s·∇f(η)), the datafit's part.
+    grad_W: (p, T) Xᵀu.
+    smooth_gap: s ↦ f(η) + f*(s·u), the datafit's part.
     lipschitz: (n_blocks,) block Lipschitz constants.
-    grad_b: (T,) ∂f/∂b when the intercept is a free variable, else None.
-    curvature: the datafit's curvature bound c (with ``grad_b``).
 
   Returns:
     The gap, a nonnegative scalar.
@@ -113,8 +113,6 @@ def duality_gap(coords, W, grad_W, smooth_gap, lipschitz, grad_b=None, curvature
   g2 = jnp.sum(coords.gather(grad_W) ** 2, axis=(1, 2))
   gap = (smooth_gap(s) + coords.value(W) + coords.conjugate(s * grad_W)
          + jnp.sum(jnp.where(free, g2 / jnp.where(free, lipschitz, 1.0), 0.0)))
-  if grad_b is not None:
-    gap = gap + jnp.sum(grad_b * grad_b) / curvature
   return jnp.maximum(gap, 0.0)
 
 
@@ -124,17 +122,11 @@ def squared_smooth_gap(r2, ry):
   return lambda s: 0.5 * (1.0 + s * s) * r2 - s * ry
 
 
-def datafit_smooth_gap(datafit, Y, eta):
-  """The datafit's part of the gap from η: s ↦ f(η) + f*(s·∇f(η))."""
-  g = datafit.gradient(Y, eta)
-  return lambda s: datafit.value(Y, eta) + datafit.conjugate(Y, s * g)
-
-
 def check_gap_tol(gap_tol, datafit, coords):
   """Validates a solver's ``gap_tol``: None, or where a gap is known (:func:`has_gap`)."""
   if gap_tol is not None and not has_gap(datafit, coords):
-    raise ValueError(f"gap_tol needs a datafit with a conjugate (squared, logistic) and an L1, "
-                     f"L2, ElasticNet or GroupLasso penalty; got {type(datafit).__name__} and "
+    raise ValueError(f"gap_tol needs a datafit with a conjugate and an L1, L2, ElasticNet or "
+                     f"GroupLasso penalty; got {type(datafit).__name__} and "
                      f"{type(coords.penalty).__name__}.")
 
 
@@ -149,7 +141,20 @@ def done(violation, tol, gap=None, gap_tol=None):
   return ok | (violation == 0)
 
 
-def gap_at(datafit, coords, Y, eta, W, grad_W, grad_b, lipschitz, fit_intercept):
-  """:func:`duality_gap` at the linear predictor η = XW + b."""
-  return duality_gap(coords, W, grad_W, datafit_smooth_gap(datafit, Y, eta), lipschitz,
-                     grad_b if fit_intercept else None, datafit.curvature)
+def gap_at(datafit, coords, X, Y, eta, W, grad_W, lipschitz, fit_intercept):
+  """:func:`duality_gap` at the linear predictor η = XW + b.
+
+  ``grad_W`` is Xᵀ∇f(η). With a free intercept the dual point must have
+  columns summing to 0, which ∇f(η) has only at the best b: it is replaced
+  by ``datafit.feasible_dual`` (the same point once b is optimal), so that
+  the gap bounds the suboptimality at every (W, b), and Xᵀ of the
+  correction is subtracted from ``grad_W`` (one more product with X).
+  """
+  g = datafit.gradient(Y, eta)
+  u = g
+  if fit_intercept:
+    u = datafit.feasible_dual(Y, g)
+    grad_W = grad_W - X.T @ (g - u)
+  value = datafit.value(Y, eta)
+  return duality_gap(coords, W, grad_W, lambda s: value + datafit.conjugate(Y, s * u),
+                     lipschitz)

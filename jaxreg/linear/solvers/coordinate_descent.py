@@ -332,7 +332,7 @@ def _solve(X, Y, coords, W0, b0, tol, gap_tol, *, datafit, fit_intercept, max_it
       return v, vmax, None
     W = W_pad[:p]
     if not use_gram:
-      return v, vmax, _common.gap_at(datafit, coords, Y, eta, W, Gfull[:p], gb, Lb, fit_b)
+      return v, vmax, _common.gap_at(datafit, coords, X, Y, eta, W, Gfull[:p], Lb, fit_b)
     # ‖R‖²/n and ⟨R, Y⟩/n from QW = ∇ + q (R is not kept in Gram mode).
     wq = jnp.sum(W * q[:p])
     smooth = _common.squared_smooth_gap(y2 - 2.0 * wq + jnp.sum(W * (Gfull[:p] + q[:p])),

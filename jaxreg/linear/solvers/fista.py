@@ -174,7 +174,7 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     viol = max_violation(coords, W, gW, gb, lip, fit_intercept)
     if gap_tol is None:
       return viol, None
-    return viol, _common.gap_at(datafit, coords, Y, eta, W, gW, gb, lip, fit_intercept)
+    return viol, _common.gap_at(datafit, coords, X, Y, eta, W, gW, lip, fit_intercept)
 
   def prox_step(V, c, gW, gb, L):
     Wn = coords.prox(V - gW / L, 1.0 / L)

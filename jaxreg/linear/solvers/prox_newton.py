@@ -204,7 +204,7 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     violation = largest_violation(block_viol, gb, fit_intercept)
     gap = None
     if gap_tol is not None:
-      gap = _common.gap_at(datafit, coords, Y, eta, W, gW, gb, jnp.max(lip, axis=1),
+      gap = _common.gap_at(datafit, coords, X, Y, eta, W, gW, jnp.max(lip, axis=1),
                            fit_intercept)
     return _Local(G, H, gW, gb, lip, block_viol, violation, gap)
 
