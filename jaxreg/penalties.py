@@ -1571,20 +1571,41 @@ class Coordinates:
     xs = jnp.where(real, x, jnp.ones_like(x))
     return jnp.where(real, self.penalty._elem_value(xs, v, m), 0.0)
 
-  # --- the dual side (convex "norm + ridge" penalties) ------------------------
+  # --- the dual side (convex "norm + ridge" penalties, in a box) --------------
+  def _inner(self):
+    """The "norm + ridge" part: the penalty itself, or a Box's inner one."""
+    return self.penalty.penalty if isinstance(self.penalty, Box) else self.penalty
+
   @property
   def has_dual(self) -> bool:
     """Whether the penalty is Σ_b l1_b‖W_b‖ + ½Σ_b l2_b‖W_b‖² (``L1`` with
-    weights, ``L2``, ``ElasticNet``, ``GroupLasso``), so that its conjugate,
-    hence a duality gap, is known (see :meth:`norm_parts`)."""
-    return self.kind == "group" or hasattr(self.penalty, "_elem_norm_parts")
+    weights, ``L2``, ``ElasticNet``, ``GroupLasso``), possibly with a box
+    constraint (``Box`` / ``NonNegative`` around one of the separable ones,
+    or around none), so that its conjugate, hence a duality gap, is known
+    (see :meth:`norm_parts`)."""
+    if self.kind == "group":
+      return True
+    inner = self._inner()
+    if isinstance(self.penalty, Box) and inner is None:
+      return True
+    return hasattr(inner, "_elem_norm_parts")
+
+  def _box(self, dtype):
+    """Per-row bounds (lo, hi), each (p, 1), ±inf where no box applies; None
+    without a box."""
+    if not isinstance(self.penalty, Box):
+      return None
+    lo, hi = self.penalty._bounds(jnp.zeros((), dtype))
+    on = (jnp.asarray(self.m, dtype)[: self.n_features] > 0)[:, None]
+    return jnp.where(on, lo, -jnp.inf), jnp.where(on, hi, jnp.inf)
 
   def norm_parts(self, dtype):
     r"""The penalty as Σ_b l1_b‖W_b‖ + ½ Σ_b l2_b‖W_b‖²_F (needs :attr:`has_dual`).
 
     The norm of a block is ‖·‖_F for a group, and the ℓ1 norm of the row's
     entries for a separable view (whose blocks are rows: its penalty acts
-    on each entry). l1_b = l2_b = 0 marks an unpenalized block.
+    on each entry). l1_b = l2_b = 0 marks an unpenalized block. A box, if
+    any, is not part of it (see :meth:`dual_norms`, :meth:`conjugate`).
 
     Returns:
       (l1, l2), each of shape (n_blocks,).
@@ -1593,28 +1614,77 @@ class Coordinates:
       l1 = self._gw(dtype)
       return l1, jnp.zeros_like(l1)
     v = jnp.asarray(self.v, dtype)[: self.n_features]
-    return self.penalty._elem_norm_parts(jnp.zeros((), dtype), v)
+    inner = self._inner()
+    if inner is None:
+      return jnp.zeros_like(v), jnp.zeros_like(v)
+    return inner._elem_norm_parts(jnp.zeros((), dtype), v)
 
   def dual_norms(self, V):
-    """Each block's dual norm of V (p, T): ‖V_b‖_F for groups, max|V_jt| over a row otherwise."""
+    """Each block's dual norm of V (p, T): ‖V_b‖_F for groups, max|V_jt| over
+    a row otherwise. In a box only the directions the box leaves unbounded
+    count (V_jt > 0 when the upper bound is +inf, V_jt < 0 when the lower
+    one is −inf): the conjugate is finite, whatever V is, along a bounded
+    one."""
     if self.kind == "group":
       return _safe_norm(self.gather(V), (1, 2))[:, 0, 0]
-    return jnp.max(jnp.abs(V), axis=1)
+    box = self._box(V.dtype)
+    if box is None:
+      return jnp.max(jnp.abs(V), axis=1)
+    lo, hi = box
+    out = jnp.maximum(jnp.where(jnp.isinf(hi), V, 0.0), jnp.where(jnp.isinf(lo), -V, 0.0))
+    return jnp.max(jnp.maximum(out, 0.0), axis=1)
+
+  def free_excess(self, V):
+    """Per block, ‖V_b‖² over the directions an unpenalized block cannot
+    hold (all of them without a box; the unbounded ones in a box): where
+    the dual point is infeasible however it is scaled. :func:`duality_gap`
+    adds the first-order decrease it leaves instead."""
+    if self.kind == "group":
+      return jnp.sum(self.gather(V) ** 2, axis=(1, 2))
+    box = self._box(V.dtype)
+    if box is not None:
+      lo, hi = box
+      V = jnp.where(jnp.isinf(hi), jnp.maximum(V, 0.0), 0.0) + jnp.where(
+          jnp.isinf(lo), jnp.minimum(V, 0.0), 0.0)
+    return jnp.sum(V * V, axis=1)
 
   def conjugate(self, V):
-    r"""Σ over blocks with l2_b > 0 of the conjugate of l1_b‖·‖ + ½l2_b‖·‖² at V_b.
+    r"""The penalty's conjugate P*(V) = sup_W ⟨V, W⟩ − P(W), for V scaled into its domain.
 
-    That is Σ_{j,t} max(|V_jt| − l1_j, 0)² / (2 l2_j) (groups carry no ridge
-    term). The blocks with l2_b = 0 contribute 0 where their dual norm is at
-    most l1_b, and +∞ elsewhere: callers scale V into that set first.
+    Without a box that is Σ_{j,t} max(|V_jt| − l1_j, 0)² / (2 l2_j) over the
+    rows with a ridge (groups carry none); the blocks with l2_b = 0
+    contribute 0 where their dual norm is at most l1_b, and +∞ elsewhere:
+    callers scale V into that set first. In a box [lo, hi] each entry's
+    term is max over w ∈ [lo, hi] of V w − l1|w| − ½ l2 w², attained at
+    clip(soft(V, l1)/l2, lo, hi) with a ridge, else at lo, hi or
+    clip(0, lo, hi) (a concave piecewise-linear function); unpenalized
+    entries count only the directions the box bounds (:meth:`free_excess`
+    takes the others).
     """
     l1, l2 = self.norm_parts(V.dtype)
     if self.kind == "group":
       return jnp.zeros((), V.dtype)
-    excess = jnp.maximum(jnp.abs(V) - l1[:, None], 0.0)
-    ridge = l2[:, None] > 0
-    return jnp.sum(jnp.where(ridge, excess * excess / (2.0 * jnp.where(ridge, l2[:, None], 1.0)),
-                             0.0))
+    box = self._box(V.dtype)
+    l1, l2 = l1[:, None], l2[:, None]
+    ridge = l2 > 0
+    if box is None:
+      excess = jnp.maximum(jnp.abs(V) - l1, 0.0)
+      return jnp.sum(jnp.where(ridge, excess * excess / (2.0 * jnp.where(ridge, l2, 1.0)),
+                               0.0))
+    lo, hi = box
+    free = (l1 == 0) & ~ridge
+    V = jnp.where(free, V - jnp.where(jnp.isinf(hi), jnp.maximum(V, 0.0), 0.0)
+                  - jnp.where(jnp.isinf(lo), jnp.minimum(V, 0.0), 0.0), V)
+
+    def at(w):
+      finite = jnp.isfinite(w)
+      w = jnp.where(finite, w, 0.0)
+      return jnp.where(finite, V * w - l1 * jnp.abs(w) - 0.5 * l2 * w * w, -jnp.inf)
+
+    w_ridge = jnp.clip(jnp.sign(V) * jnp.maximum(jnp.abs(V) - l1, 0.0)
+                       / jnp.where(ridge, l2, 1.0), lo, hi)
+    linear = jnp.maximum(jnp.maximum(at(lo), at(hi)), at(jnp.clip(0.0, lo, hi)))
+    return jnp.sum(jnp.where(ridge, at(w_ridge), linear))
 
   def block_alpha_max(self, g, b):
     """The smallest α making 0 optimal for block b given the gradient g at 0."""

@@ -66,6 +66,27 @@ def test_lasso_gap_is_scikit_learns(x64, max_iter):
   assert got > 1e-4
 
 
+@pytest.mark.parametrize("max_iter", [1, 2, 5])
+def test_positive_lasso_gap_is_scikit_learns(x64, max_iter):
+  # Lasso(positive=True): its dual norm is one-sided, max_j X_jᵀR.
+  X, y = _data(seed=4)
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    m = linear_model.Lasso(alpha=0.05, positive=True, max_iter=max_iter, tol=0.0).fit(X, y)
+  got = _gap(datafits.Squared(), jr.NonNegative(jr.L1(0.05)), X, y, m.coef_)
+  np.testing.assert_allclose(got, m.dual_gap_, rtol=1e-10)
+  assert got > 1e-4
+
+
+def test_planted_two_sided_dual_norm_in_a_box_fails(x64, monkeypatch):
+  """NonNegative(L1) with the lasso's two-sided dual norm max|V| (the bound
+  side ignored): the gap no longer matches scikit-learn's positive lasso."""
+  monkeypatch.setattr(penalties.Coordinates, "dual_norms",
+                      lambda self, V: jnp.max(jnp.abs(V), axis=1))
+  with pytest.raises(AssertionError):
+    test_positive_lasso_gap_is_scikit_learns(None, 2)
+
+
 @pytest.mark.parametrize("max_iter", [1, 3])
 def test_multitask_lasso_gap_is_scikit_learns(x64, max_iter):
   # MultiTaskLasso: α Σ_j ‖W_j‖₂; jaxreg's GroupLasso(axis=1) weighs each row
@@ -108,6 +129,14 @@ def _cases():
       "multinomial_l2": (datafits.Multinomial(), jr.L2(0.05), X, Ymult, linear_model.LogisticRegression(
           C=1 / (40 * 0.05), tol=1e-12, max_iter=10**4)),
       "multinomial_l1": (datafits.Multinomial(), jr.L1(0.02), X, Ymult, None),
+      "positive_lasso": (sq, jr.NonNegative(jr.L1(0.05)), X, y, linear_model.Lasso(
+          0.05, positive=True, tol=1e-12, max_iter=10**5)),
+      "positive_enet": (sq, jr.NonNegative(jr.ElasticNet(0.05, 0.5)), X, y,
+                        linear_model.ElasticNet(0.05, l1_ratio=0.5, positive=True, tol=1e-12,
+                                                max_iter=10**5)),
+      "box_l1": (sq, jr.Box(-0.4, 0.6, jr.L1(0.02)), X, y, None),
+      "box_only": (sq, jr.Box(-0.3, 0.3), X, y, None),
+      "logistic_nonneg_l1": (datafits.Logistic(), jr.NonNegative(jr.L1(0.01)), X, ylog, None),
       "huber_l1": (datafits.Huber(), jr.L1(0.05), X, yhub, None),
       "huber_group": (datafits.Huber(), jr.GroupLasso(0.05, groups=groups), X, yhub, None),
   }
@@ -153,6 +182,8 @@ def test_gap_bounds_suboptimality_and_vanishes_at_the_solution(x64, name):
     for _ in range(5):
       D = size * rng.standard_normal(W_opt.shape) * (rng.random(W_opt.shape) < 0.3)
       W = W_opt + D
+      if isinstance(pen, jr.Box):  # primal points stay feasible
+        W = np.clip(W, float(pen.lower), float(pen.upper))
       b = None if b_opt is None else b_opt + size * rng.standard_normal(np.shape(b_opt))
       sub = _objective(df, pen, X, Y, W, b) - F_opt
       gap = _gap(df, pen, X, Y, W, b)
@@ -262,5 +293,6 @@ def test_gap_is_refused_where_none_is_known():
     coordinate_descent.solve(X, jnp.ones((4, 1)), datafits.Squared(), co, jnp.zeros((2, 1)),
                              jnp.zeros(1), gap_tol=1e-6)
   assert not penalties.coordinates(jr.Lp(0.1, p=0.5), 2, 1).has_dual
-  assert not penalties.coordinates(jr.NonNegative(jr.L1(0.1)), 2, 1).has_dual
+  assert not penalties.coordinates(jr.NonNegative(jr.MCP(0.1)), 2, 1).has_dual
+  assert penalties.coordinates(jr.NonNegative(jr.L1(0.1)), 2, 1).has_dual
   assert penalties.coordinates(jr.GroupLasso(0.1, axis=1), 2, 3).has_dual

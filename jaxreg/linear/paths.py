@@ -616,7 +616,8 @@ def path(X, y, penalty, datafit="squared", alphas=None, n_alphas: int = 100, eps
   p < 1), the intercept's gradient included, at most tol × the largest
   gradient of the intercept-only model, max|Xᵀ∇f(b₀)|, and, where the
   problem is convex and its dual is known — every datafit with ``L1``,
-  ``L2``, ``ElasticNet`` or ``GroupLasso`` —
+  ``L2``, ``ElasticNet`` or ``GroupLasso``, the separable ones also inside
+  ``Box`` / ``NonNegative`` —
   the duality gap at most tol × the intercept-only model's mean deviance
   2f(b₀) (tol·‖y_c‖²/n for the squared loss, scikit-learn's gap rule).
   The dual point is the gradient ∇f(η), made to sum to zero when the

@@ -71,13 +71,14 @@ def has_gap(datafit, coords):
 
 
 def duality_gap(coords, W, grad_W, smooth_gap, lipschitz):
-  r"""The duality gap of f(XW) + P(W) at W, for a "norm + ridge" penalty.
+  r"""The duality gap of f(XW) + P(W) at W, for a "norm + ridge" penalty (in a box).
 
-  With P = Σ_b l1_b‖W_b‖ + ½Σ_b l2_b‖W_b‖² (``coords.norm_parts``) and
+  With P = Σ_b l1_b‖W_b‖ + ½Σ_b l2_b‖W_b‖² (``coords.norm_parts``), plus a
+  box constraint where there is one, and
   G = Xᵀu for a dual point u (``grad_W``; u = ∇f(η), or its
   :func:`gap_at` correction for a free intercept), the point is rescaled to
   s·u, s ∈ (0, 1] the largest making s·G feasible for the blocks without a
-  ridge term (‖s·G_b‖_* ≤ l1_b), and
+  ridge term (‖s·G_b‖_* ≤ l1_b, over the directions a box leaves open), and
 
   .. math::  \mathrm{gap} = f(\eta) + f^*(s u) + P(W) + P^*(-s X^\top u)
 
@@ -106,12 +107,14 @@ def duality_gap(coords, W, grad_W, smooth_gap, lipschitz):
   dtype = W.dtype
   l1, l2 = coords.norm_parts(dtype)
   bounded = (l1 > 0) & (l2 == 0)
-  ratio = jnp.max(jnp.where(bounded, coords.dual_norms(grad_W) / jnp.where(bounded, l1, 1.0),
+  # The dual variable of the penalty is V = −Xᵀu (the sign matters in a box).
+  V = -grad_W
+  ratio = jnp.max(jnp.where(bounded, coords.dual_norms(V) / jnp.where(bounded, l1, 1.0),
                             0.0), initial=0.0)
   s = jnp.where(ratio > 1.0, 1.0 / jnp.where(ratio > 1.0, ratio, 1.0), 1.0)
   free = (l1 == 0) & (l2 == 0) & (lipschitz > 0)
-  g2 = jnp.sum(coords.gather(grad_W) ** 2, axis=(1, 2))
-  gap = (smooth_gap(s) + coords.value(W) + coords.conjugate(s * grad_W)
+  g2 = coords.free_excess(V)
+  gap = (smooth_gap(s) + coords.value(W) + coords.conjugate(s * V)
          + jnp.sum(jnp.where(free, g2 / jnp.where(free, lipschitz, 1.0), 0.0)))
   return jnp.maximum(gap, 0.0)
 
@@ -126,7 +129,7 @@ def check_gap_tol(gap_tol, datafit, coords):
   """Validates a solver's ``gap_tol``: None, or where a gap is known (:func:`has_gap`)."""
   if gap_tol is not None and not has_gap(datafit, coords):
     raise ValueError(f"gap_tol needs a datafit with a conjugate and an L1, L2, ElasticNet or "
-                     f"GroupLasso penalty; got {type(datafit).__name__} and "
+                     f"GroupLasso penalty (or a Box around L1, L2, ElasticNet); got {type(datafit).__name__} and "
                      f"{type(coords.penalty).__name__}.")
 
 
