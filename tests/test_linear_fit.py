@@ -223,6 +223,37 @@ def test_fit_batch_lasso_and_ridge_match_sklearn():
       assert _relerr(res.coef[b], sk.coef_) < 1e-6
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_batch_tall_problems_match_sklearn_with_collinear_columns(dtype):
+  """n > p: FISTA runs on the p × p square-root form of each problem. A
+  duplicated column (XᵀX singular) and an ill-conditioned design still give
+  scikit-learn's elastic net (unique: the ridge part splits a duplicated
+  column's weight evenly) and lasso."""
+  rng = np.random.default_rng(5)
+  B, n, p = 4, 80, 12
+  Xs = rng.normal(size=(B, n, p))
+  Xs[1, :, 5] = Xs[1, :, 4]                                   # collinear
+  Xs[2] = Xs[2] @ np.diag(np.geomspace(1.0, 1e-3, p))          # cond 1e3
+  ws = rng.normal(size=(B, p)) * (rng.random((B, p)) < 0.4)
+  ws[1, 4] = 2.0
+  ys = np.einsum("bnp,bp->bn", Xs, ws) + 0.1 * rng.normal(size=(B, n)) + 1.0
+  alphas = np.array([0.01, 0.02, 0.001, 0.05])
+  tol = 1e-6 if dtype == np.float32 else 1e-12
+  with jax.enable_x64(dtype == np.float64):
+    for ratio in (0.5, 1.0):
+      res = jr.linear.fit_batch(Xs.astype(dtype), ys.astype(dtype),
+                                jr.ElasticNet(alphas.astype(dtype), ratio), solver="fista")
+      assert res.coef.dtype == dtype and bool(np.all(res.converged))
+      for b in range(B):
+        sk = ElasticNet(alpha=alphas[b], l1_ratio=ratio, tol=tol, max_iter=10**6).fit(Xs[b], ys[b])
+        if b == 1 and ratio == 1.0:
+          # The lasso's weight on two equal columns is not unique: compare fits.
+          got = Xs[b] @ np.asarray(res.coef[b], np.float64)
+          assert _relerr(got, Xs[b] @ sk.coef_) < (2e-3 if dtype == np.float32 else 1e-6)
+          continue
+        assert _relerr(res.coef[b], sk.coef_) < (2e-3 if dtype == np.float32 else 1e-6), (b, ratio)
+
+
 def test_fit_batch_gradient_in_alpha_matches_finite_differences():
   Xs, ys = _batch_data(B=4, seed=3)
   V = np.random.default_rng(4).normal(size=Xs.shape[::2])  # (B, p)

@@ -357,6 +357,21 @@ def _polish_sq(Xc, yc, n, a1, a2, w, tol):
   return w_p, ok
 
 
+def _square_root_form(Xc, yc):
+  """(R, z) with ‖yc − Xc w‖² = ‖z − R w‖² + const for every w, R (p, p).
+
+  For n > p the same least-squares problem in p rows, so that first-order
+  solvers pay p² rather than n·p a step: the R factor of the QR
+  decomposition of [Xc | yc], whose first p columns give R and whose last
+  gives z = Qᵀyc. Unlike a Cholesky factor of XᵀX it does not square the
+  condition number (in float32 that cost 3 digits on a design of
+  condition 10³), and a rank-deficient Xc needs no special case.
+  """
+  p = Xc.shape[1]
+  Ra = jnp.linalg.qr(jnp.concatenate([Xc, yc[:, None]], axis=1), mode="r")
+  return Ra[:p, :p], Ra[:p, p]
+
+
 def _fista_rounds(Xc, yc, n, a1, a2, w0, tol, max_iter):
   """FISTA to a loose tolerance, then an exact Newton polish on the support.
 
@@ -419,7 +434,10 @@ def _fit_squared(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver, un
       w_star, it, ok = _cd_working_set(*sg(theta), w0, tol, max_iter, uniform)
       refine = 1
     else:
-      w_star, it, ok = _fista_rounds(*sg(theta), w0, tol, max_iter)
+      A, z = sg(Xc), sg(yc)
+      if A.shape[0] > A.shape[1]:
+        A, z = _square_root_form(A, z)
+      w_star, it, ok = _fista_rounds(A, z, sg(n), sg(a1), sg(a2), w0, tol, max_iter)
   D, s = _support(w_star, sg(a1))
   w = _polished_solution(w_star, theta, D, s, tol, refine)
   b = ym - xm @ w
@@ -897,8 +915,9 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
   nears 1; see :mod:`jaxreg.linear.solvers.dual_newton`), with FISTA + polish where
   it does not apply (l1_ratio = 1); otherwise, and for ``jr.L1``, FISTA
   plus a Newton polish on the support, vmapped (its matrix-vector products
-  batch well; coordinate descent's updates are sequential); ridge in closed
-  form. ``solver="fista"`` or ``"cd"`` force those (vmapped).
+  batch well; coordinate descent's updates are sequential), on the p × p
+  square-root form of a problem with n > p (the same objective up to a
+  constant, cheaper steps); ridge in closed form. ``solver="fista"`` or ``"cd"`` force those (vmapped).
   Differentiable like :func:`fit`.
 
   Args:
@@ -909,8 +928,9 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
       (``n_iter`` counts Newton steps for the dual solver, plus FISTA
       steps where it falls back).
     chunk_size: problems solved together at a time; chunks run in sequence
-      (default 40 for the dual Newton solver, 128 otherwise; sized for CPU
-      caches: on a GPU, one chunk of all B problems is the natural choice).
+      (default 8 on CPU, sized for its caches; elsewhere 40 for the dual
+      Newton solver and 128 otherwise: on a GPU, one chunk of all B
+      problems is the natural choice).
 
   Returns:
     ``FitResult`` with ``coef`` (B, p), ``intercept`` (B,), ``n_iter`` (B,)
@@ -969,7 +989,11 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
     # All lasso: the dual Newton solver would hand every problem back.
     dual = not bool(np.all(np.asarray(penalty.l1_ratio) == 1))
   if chunk_size is None:
-    chunk_size = min(B, 40 if dual else 128)
+    # On CPU small chunks win: their data stays in cache, and a chunk runs
+    # only as many steps as its own slowest problem (measured on 5000
+    # problems of 100 × 40 and 2000 of 30 × 120: 10-20% faster at 8 than at
+    # 40 or 128). Accelerators want wide batches.
+    chunk_size = min(B, 8 if jax.default_backend() == "cpu" else (40 if dual else 128))
   if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
     raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
   w, b, it, ok = _fit_batch_impl(Xs, ys, penalty, loss=loss, fit_intercept=bool(fit_intercept),
