@@ -296,3 +296,38 @@ def test_gap_is_refused_where_none_is_known():
   assert not penalties.coordinates(jr.NonNegative(jr.MCP(0.1)), 2, 1).has_dual
   assert penalties.coordinates(jr.NonNegative(jr.L1(0.1)), 2, 1).has_dual
   assert penalties.coordinates(jr.GroupLasso(0.1, axis=1), 2, 3).has_dual
+
+
+def test_a_user_datafit_without_feasible_dual_gets_no_gap(x64):
+  """A datafit written outside jaxreg with a conjugate but no
+  ``feasible_dual`` cannot certify a fit with an intercept: the path runs
+  on the violation rule instead of failing."""
+  class HalfSquared(datafits.Datafit):
+    name = "half_squared"
+    curvature = 0.5
+
+    def value(self, y, eta):
+      return 0.25 * jnp.sum((y - eta) ** 2) / eta.shape[0]
+
+    def gradient(self, y, eta):
+      return 0.5 * (eta - y) / eta.shape[0]
+
+    def hessian_diag(self, y, eta):
+      return 0.5 * jnp.ones_like(eta) / eta.shape[0]
+
+    def intercept_start(self, y):
+      return jnp.mean(y, axis=0)
+
+    def conjugate(self, y, u):
+      n = u.shape[0]
+      return jnp.sum(n * u * u + u * y)
+
+  X, y = _data()
+  co = penalties.coordinates(jr.L1(0.05), 30, 1)
+  assert not _common.has_gap(HalfSquared(), co)
+  res = jr.linear.path(X, y, jr.L1(1.0), datafit=HalfSquared(), n_alphas=5, solver="fista",
+                       tol=1e-10, max_iter=10**5)
+  assert bool(np.all(np.asarray(res.converged)))
+  # Its solution is the lasso's at 2α (the loss is half the squared loss).
+  sk = linear_model.Lasso(2 * float(res.alphas[-1]), tol=1e-12, max_iter=10**5).fit(X, y)
+  np.testing.assert_allclose(res.coefs[-1], sk.coef_, atol=1e-6)

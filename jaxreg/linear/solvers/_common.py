@@ -66,8 +66,10 @@ def max_violation(coords, W, grad_W, grad_b, lipschitz, fit_intercept):
 
 def has_gap(datafit, coords):
   """Whether the solvers can certify this pair by a duality gap: a datafit
-  with a conjugate and a "norm + ridge" penalty (``coords.has_dual``)."""
-  return hasattr(datafit, "conjugate") and coords.has_dual
+  with a conjugate (and ``feasible_dual``, for a free intercept) and a
+  "norm + ridge" penalty, possibly in a box (``coords.has_dual``)."""
+  return (hasattr(datafit, "conjugate") and hasattr(datafit, "feasible_dual")
+          and coords.has_dual)
 
 
 def duality_gap(coords, W, grad_W, smooth_gap, lipschitz):
