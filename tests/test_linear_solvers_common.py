@@ -331,3 +331,40 @@ def test_a_user_datafit_without_feasible_dual_gets_no_gap(x64):
   # Its solution is the lasso's at 2α (the loss is half the squared loss).
   sk = linear_model.Lasso(2 * float(res.alphas[-1]), tol=1e-12, max_iter=10**5).fit(X, y)
   np.testing.assert_allclose(res.coefs[-1], sk.coef_, atol=1e-6)
+
+
+def _hostile(name):
+  rng = np.random.default_rng(11)
+  X = rng.standard_normal((60, 8))
+  return {
+      "poisson_all_zero": (X, np.zeros(60), jr.L1(1.0), "poisson"),
+      "poisson_large_counts": (X, rng.poisson(np.exp(3 + X[:, 0])).astype(float), jr.L1(1.0),
+                               "poisson"),
+      "multinomial_absent_label": (X, 2 * rng.integers(0, 2, 60), jr.L1(1.0), "multinomial"),
+      "logistic_separable": (X, (X[:, 0] > 0).astype(float), jr.L1(1.0), "logistic"),
+      "huber_outliers": (X, X[:, 0] + 1e4 * (rng.random(60) < 0.1), jr.ElasticNet(1.0, 0.5),
+                         "huber"),
+      "positive_lasso_negative_signal": (X, -3 * X[:, 0] + 0.1 * rng.standard_normal(60),
+                                         jr.NonNegative(jr.L1(1.0)), "squared"),
+  }[name]
+
+
+@pytest.mark.parametrize("name", ["poisson_all_zero", "poisson_large_counts",
+                                  "multinomial_absent_label", "logistic_separable",
+                                  "huber_outliers", "positive_lasso_negative_signal"])
+@pytest.mark.parametrize("x64_on", [True, False])
+def test_gap_rule_converges_on_hostile_data(name, x64_on):
+  """Saturated predictions, empty counts, a label never seen, huge outliers,
+  a signal the constraint forbids: the path stops on its gap, converged,
+  with finite coefficients and a finite gap, in both precisions."""
+  import jax
+  X, y, pen, df = _hostile(name)
+  with jax.enable_x64(x64_on):
+    dtype = np.float64 if x64_on else np.float32
+    with warnings.catch_warnings():
+      warnings.simplefilter("error")  # no ConvergenceWarning
+      res = jr.linear.path(X.astype(dtype), y, pen, datafit=df, n_alphas=6)
+    assert np.all(np.isfinite(np.asarray(res.coefs)))
+    gaps = np.asarray(res.dual_gaps)
+    assert np.all(np.isfinite(gaps)) and np.all(gaps >= 0)
+    assert bool(np.all(np.asarray(res.converged)))
