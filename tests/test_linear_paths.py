@@ -270,3 +270,24 @@ def test_working_set_capacities():
   assert cd._buckets(300, 5000) == (64, 300)
   assert cd._buckets(100, 20000) == (100,)
   assert cd._buckets(10, 442) == (10,)
+
+
+def test_wide_paths_share_a_program_across_nearby_widths(x64):
+  """Above 1024 features the solver is compiled for p rounded up to a
+  multiple of 128 (zero columns appended): 1030 and 1100 features share one
+  program, and the padded path is still scikit-learn's."""
+  from jaxreg.linear import _coordinate_descent as cd
+  from jaxreg.linear import paths
+  assert paths._bucket_p(1000) == 1000 and paths._bucket_p(1030) == paths._bucket_p(1100) == 1152
+  rng = np.random.default_rng(3)
+  before = cd.residual_path._cache_size()
+  for p in (1030, 1100):
+    X = rng.standard_normal((40, p))
+    y = X[:, :4] @ np.array([2.0, -1.5, 1.0, 0.5]) + 0.1 * rng.standard_normal(40)
+    res = jr.linear.lasso_path(X, y, n_alphas=8, eps=0.05, tol=1e-10)
+    assert res.coefs.shape == (8, p)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    _, sk, _ = linear_model.lasso_path(Xc, yc, alphas=np.asarray(res.alphas), tol=1e-12,
+                                       max_iter=100_000)
+    np.testing.assert_allclose(res.coefs, sk.T, atol=1e-7)
+  assert cd.residual_path._cache_size() == before + 1
