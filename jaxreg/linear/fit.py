@@ -917,7 +917,8 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
   plus a Newton polish on the support, vmapped (its matrix-vector products
   batch well; coordinate descent's updates are sequential), on the p × p
   square-root form of a problem with n > p (the same objective up to a
-  constant, cheaper steps); ridge in closed form. ``solver="fista"`` or ``"cd"`` force those (vmapped).
+  constant, cheaper steps); ridge in closed form. ``solver="fista"`` or
+  ``"cd"`` force those (vmapped).
   Differentiable like :func:`fit`.
 
   Args:
