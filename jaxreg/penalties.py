@@ -1599,6 +1599,18 @@ class Coordinates:
     on = (jnp.asarray(self.m, dtype)[: self.n_features] > 0)[:, None]
     return jnp.where(on, lo, -jnp.inf), jnp.where(on, hi, jnp.inf)
 
+  def _open(self, V):
+    """The parts of V (p, T) along the directions a box leaves unbounded:
+    max(V, 0) where the upper bound is +inf, max(−V, 0) where the lower one
+    is −inf (all of |V|'s without a box). Along them a conjugate without a
+    norm term is infinite."""
+    box = self._box(V.dtype)
+    if box is None:
+      return jnp.maximum(V, 0.0), jnp.maximum(-V, 0.0)
+    lo, hi = box
+    return (jnp.where(jnp.isinf(hi), jnp.maximum(V, 0.0), 0.0),
+            jnp.where(jnp.isinf(lo), jnp.maximum(-V, 0.0), 0.0))
+
   def norm_parts(self, dtype):
     r"""The penalty as Σ_b l1_b‖W_b‖ + ½ Σ_b l2_b‖W_b‖²_F (needs :attr:`has_dual`).
 
@@ -1627,12 +1639,8 @@ class Coordinates:
     one."""
     if self.kind == "group":
       return _safe_norm(self.gather(V), (1, 2))[:, 0, 0]
-    box = self._box(V.dtype)
-    if box is None:
-      return jnp.max(jnp.abs(V), axis=1)
-    lo, hi = box
-    out = jnp.maximum(jnp.where(jnp.isinf(hi), V, 0.0), jnp.where(jnp.isinf(lo), -V, 0.0))
-    return jnp.max(jnp.maximum(out, 0.0), axis=1)
+    up, down = self._open(V)
+    return jnp.max(jnp.maximum(up, down), axis=1)
 
   def free_excess(self, V):
     """Per block, ‖V_b‖² over the directions an unpenalized block cannot
@@ -1641,12 +1649,8 @@ class Coordinates:
     adds the first-order decrease it leaves instead."""
     if self.kind == "group":
       return jnp.sum(self.gather(V) ** 2, axis=(1, 2))
-    box = self._box(V.dtype)
-    if box is not None:
-      lo, hi = box
-      V = jnp.where(jnp.isinf(hi), jnp.maximum(V, 0.0), 0.0) + jnp.where(
-          jnp.isinf(lo), jnp.minimum(V, 0.0), 0.0)
-    return jnp.sum(V * V, axis=1)
+    up, down = self._open(V)
+    return jnp.sum(up * up + down * down, axis=1)
 
   def conjugate(self, V):
     r"""The penalty's conjugate P*(V) = sup_W ⟨V, W⟩ − P(W), for V scaled into its domain.
@@ -1672,17 +1676,15 @@ class Coordinates:
       return jnp.sum(jnp.where(ridge, excess * excess / (2.0 * jnp.where(ridge, l2, 1.0)),
                                0.0))
     lo, hi = box
-    free = (l1 == 0) & ~ridge
-    V = jnp.where(free, V - jnp.where(jnp.isinf(hi), jnp.maximum(V, 0.0), 0.0)
-                  - jnp.where(jnp.isinf(lo), jnp.minimum(V, 0.0), 0.0), V)
+    up, down = self._open(V)
+    V = jnp.where((l1 == 0) & ~ridge, V - up + down, V)
 
     def at(w):
       finite = jnp.isfinite(w)
       w = jnp.where(finite, w, 0.0)
       return jnp.where(finite, V * w - l1 * jnp.abs(w) - 0.5 * l2 * w * w, -jnp.inf)
 
-    w_ridge = jnp.clip(jnp.sign(V) * jnp.maximum(jnp.abs(V) - l1, 0.0)
-                       / jnp.where(ridge, l2, 1.0), lo, hi)
+    w_ridge = jnp.clip(_soft_threshold(V, l1) / jnp.where(ridge, l2, 1.0), lo, hi)
     linear = jnp.maximum(jnp.maximum(at(lo), at(hi)), at(jnp.clip(0.0, lo, hi)))
     return jnp.sum(jnp.where(ridge, at(w_ridge), linear))
 

@@ -365,9 +365,9 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
 # grid 1024·2^(k/8) (then to a multiple of 128): a data set a few percent
 # narrower or wider (a feature dropped, another selection of columns) often
 # reuses the compiled program, 7 s of first call on 200 × 5000, for at most
-# 12% more columns (9% past 2048), all zero. Below it the working-set capacities depend on p
-# itself (they are compiled branches), and padding would add branches
-# rather than save compiles.
+# 12% more columns (9% past 2048), all zero. Below it the working-set
+# capacities depend on p itself (they are compiled branches), and padding
+# would add branches rather than save compiles.
 _P_BUCKETED = 1024
 
 

@@ -131,8 +131,8 @@ def check_gap_tol(gap_tol, datafit, coords):
   """Validates a solver's ``gap_tol``: None, or where a gap is known (:func:`has_gap`)."""
   if gap_tol is not None and not has_gap(datafit, coords):
     raise ValueError(f"gap_tol needs a datafit with a conjugate and an L1, L2, ElasticNet or "
-                     f"GroupLasso penalty (or a Box around L1, L2, ElasticNet); got {type(datafit).__name__} and "
-                     f"{type(coords.penalty).__name__}.")
+                     f"GroupLasso penalty (or a Box around L1, L2, ElasticNet); got "
+                     f"{type(datafit).__name__} and {type(coords.penalty).__name__}.")
 
 
 def done(violation, tol, gap=None, gap_tol=None):
