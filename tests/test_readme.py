@@ -20,6 +20,8 @@ _SMALLER = {
     "jnp.logspace(-4, 0, 256)": "jnp.logspace(-4, 0, 4)",
     'checkpoint_dir="runs/lasso"': "checkpoint_dir=None",
     "progress=True": "progress=False",
+    "n, levels = 50_000, 150": "n, levels = 2_000, 20",
+    "js.LassoCV(cv=5)": "js.LassoCV(cv=3, alphas=10)",
 }
 
 

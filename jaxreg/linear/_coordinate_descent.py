@@ -669,6 +669,18 @@ def residual_solve(X, y, l1, l2, w0, tol_abs, max_iter, tol_rel=None):
   return out.coefs[0], out.dual_gaps[0], out.n_iter[0], out.converged[0]
 
 
+def _block_solve(Q, q, y2, k, l1, l2, w0, tol_abs, tol_rel, max_iter):
+  """One working set on its Gram block (Q, q, y2 = ‖y‖²; the first k slots
+  used, the rest zero padding), warm-started at w0: `_sub_solve`'s sweeps
+  with Newton steps and extrapolation, to a block gap of at most ``tol_abs``
+  after a sweep that moved no coefficient by more than ``tol_rel``·max|w|.
+  For the sparse solver's working sets. Returns (w, sweeps, whether the
+  last sweep was small)."""
+  wA, it, _, small = _sub_solve(_GramBlock(Q, q, y2), w0, k, l1, l2, tol_abs,
+                                jnp.zeros((), jnp.int32), max_iter, tol_rel=tol_rel)
+  return wA, it, small
+
+
 def cyclic_solve(X, y, l1, l2, w0, tol_abs, tol_rel, max_iter):
   """Cyclic CD on one centered problem, for ``jax.vmap``: no capacities,
   Newton steps or extrapolation, whose conditionals a batch would run in
@@ -725,3 +737,5 @@ def gram_solve(Q, q, l1, l2, w0, tol_rel, max_iter):
 gram_path = jax.jit(_gram_path, static_argnames=("max_iter",))
 #: The path maintaining the residual of centered (X, y).
 residual_path = jax.jit(_residual_path, static_argnames=("max_iter",))
+#: One warm-started working set on its Gram block (`_block_solve`).
+block_solve = jax.jit(_block_solve, static_argnames=("max_iter",))

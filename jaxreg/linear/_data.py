@@ -15,6 +15,7 @@ One implementation of each, used by :mod:`~jaxreg.linear.paths`,
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence, Union
 
 import jax
@@ -23,7 +24,8 @@ import numpy as np
 
 from jaxreg import _checks
 
-__all__ = ["center", "check_Xy", "check_folds", "float_dtype", "fold_masks", "kfold"]
+__all__ = ["center", "check_Xy", "check_folds", "check_sample_weight", "float_dtype", "fold_masks",
+           "kfold", "padded_size", "square_root_form", "weighted_rows"]
 
 
 # --- data checks -------------------------------------------------------------
@@ -107,6 +109,129 @@ def check_Xy(X, y, name_X="X", name_y="y", *, batched=False, dtype_from="Xy",
       if not bool(np.all(np.isfinite(np.asarray(a)))):
         raise ValueError(f"{name} contains NaN or infinite values.")
   return X, y
+
+
+def check_sample_weight(sample_weight, n, dtype, name="sample_weight"):
+  """Sample weights (n,) rescaled to sum to n, as scikit-learn's ``ElasticNet``.
+
+  A weight of 0 means "this row is absent"; the scale of the weights does
+  not matter (the objective is the weighted mean of the losses).
+
+  Args:
+    sample_weight: None (every row weighs 1), a scalar (the same for every
+      row) or an (n,) array of finite weights ≥ 0, not all 0.
+    n: the number of rows of X.
+    dtype: the floating dtype of the result.
+    name: the argument name the errors use.
+
+  Returns:
+    None for None, else an (n,) array of weights summing to n.
+
+  Example:
+    >>> from jaxreg.linear._data import check_sample_weight
+    >>> check_sample_weight([1.0, 3.0], 2, "float32").tolist()
+    [0.5, 1.5]
+  """
+  if sample_weight is None:
+    return None
+  _check_numeric(sample_weight, name)
+  w = jnp.asarray(sample_weight)
+  if w.ndim == 0:
+    w = jnp.broadcast_to(w, (n,))
+  if w.shape != (n,):
+    raise ValueError(f"{name} must be a scalar or have shape ({n},) (one weight per sample), "
+                     f"got shape {w.shape}.")
+  w = w.astype(dtype)
+  if _checks.is_concrete(w):
+    a = np.asarray(w)
+    if not np.all(np.isfinite(a)):
+      raise ValueError(f"{name} contains NaN or infinite values.")
+    if np.any(a < 0):
+      raise ValueError(f"{name} must be >= 0; entry {int(np.argmax(a < 0))} is "
+                       f"{float(a[np.argmax(a < 0)])!r}.")
+    if not np.sum(a) > 0:
+      raise ValueError(f"{name}: every weight is zero, so no sample is left.")
+  return w * (n / jnp.sum(w))
+
+
+def weighted_rows(X, y, s, fit_intercept):
+  """The squared loss with weights as an unweighted one, by scaling rows.
+
+  (1/(2n)) Σᵢ sᵢ (yᵢ − xᵢᵀw − b)², with Σᵢ sᵢ = n, equals
+  (1/(2n))‖ỹ − X̃w‖² for X̃ = √s·(X − x̄), ỹ = √s·(y − ȳ) (x̄, ȳ the
+  s-weighted means, zero without an intercept) and b = ȳ − x̄ᵀw: the
+  reduction scikit-learn's ``_rescale_data`` uses.
+
+  Returns:
+    ``(X̃, ỹ, x̄, ȳ)``; ``y`` may be (n,) or (n, T).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from jaxreg.linear._data import weighted_rows
+    >>> Xt, yt, xm, ym = weighted_rows(jnp.array([[0.0], [2.0]]), jnp.array([1.0, 3.0]),
+    ...                                jnp.array([0.5, 1.5]), True)
+    >>> float(xm[0]), float(ym)
+    (1.5, 2.5)
+  """
+  n = X.shape[0]
+  if fit_intercept:
+    x_mean = s @ X / n
+    y_mean = s @ y / n
+    X, y = X - x_mean, y - y_mean
+  else:
+    x_mean = jnp.zeros(X.shape[1], X.dtype)
+    y_mean = jnp.zeros(y.shape[1:], X.dtype)
+  r = jnp.sqrt(s)
+  return X * r[:, None], y * r.reshape((-1,) + (1,) * (y.ndim - 1)), x_mean, y_mean
+
+
+def padded_size(m, floor, per_doubling, multiple):
+  """The size a dimension m is padded to, so that nearby sizes share one
+  compiled program: ``floor`` for m ≤ floor, else the first of
+  floor·2^(k/per_doubling) (k = 1, 2, ..., each rounded up to a multiple of
+  ``multiple``) that holds m, at most 2^(1/per_doubling) times m rounded up.
+
+  Example:
+    >>> from jaxreg.linear._data import padded_size
+    >>> [padded_size(m, 32, 4, 8) for m in (1, 32, 33, 100, 1000)]
+    [32, 32, 40, 112, 1024]
+  """
+  if m <= floor:
+    return floor
+  k = 1
+  while True:
+    size = -(-math.ceil(floor * 2.0 ** (k / per_doubling)) // multiple) * multiple
+    if size >= m:
+      return size
+    k += 1
+
+
+def square_root_form(X, y):
+  """(R, z) with ‖y − Xw‖² = ‖z − Rw‖² for every w, in p + 1 rows.
+
+  For n > p + 1 the same least-squares problem in p + 1 rows, so that a
+  solver pays p² rather than n·p a step and its program does not depend on
+  n: the R factor of the QR decomposition of [X | y], whose first p columns
+  give R and whose last gives z = Qᵀy. ‖z‖ = ‖y‖ and Rᵀz = Xᵀy, so the
+  duality gap and its tolerance are those of the original problem (the
+  last row, ρ = distance from y to the span of X, is kept for that).
+  Unlike a Cholesky factor of XᵀX it does not square the condition number
+  (in float32 that cost 3 digits on a design of condition 10³), and a
+  rank-deficient X needs no special case. Otherwise (X, y) unchanged.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from jaxreg.linear._data import square_root_form
+    >>> X = jnp.array([[1.0], [2.0], [2.0]]); y = jnp.array([1.0, 0.0, 3.0])
+    >>> R, z = square_root_form(X, y)
+    >>> R.shape, round(float(jnp.sum(z * z)), 4), round(float(R[:, 0] @ z), 4)
+    ((2, 1), 10.0, 7.0)
+  """
+  n, p = X.shape
+  if n <= p + 1:
+    return X, y
+  Ra = jnp.linalg.qr(jnp.concatenate([X, y[:, None]], axis=1), mode="r")
+  return Ra[:, :p], Ra[:, p]
 
 
 # --- centering ---------------------------------------------------------------

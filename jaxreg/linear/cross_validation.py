@@ -21,7 +21,7 @@ import numpy as np
 from jaxreg.linear import _coordinate_descent as _cd
 from jaxreg.linear._data import check_folds, check_Xy, kfold
 from jaxreg.linear import paths as _paths
-from jaxreg.linear import _engine
+from jaxreg.linear import _engine, _sparse
 from jaxreg.linear.fit import ConvergenceWarning
 from jaxreg.penalties import ElasticNet
 
@@ -168,6 +168,12 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     Friedman, Hastie & Tibshirani (2010), glmnet's ``cv.glmnet`` (the
     one-standard-error rule); scikit-learn's ``LassoCV``.
   """
+  if _sparse.is_sparse(X):
+    if penalty is not None or not (isinstance(datafit, str) and datafit == "squared"):
+      raise ValueError("a sparse X is cross-validated for the squared loss with the elastic net "
+                       "(penalty=None) so far; pass X dense for other models.")
+    return _cross_validate_sparse(X, y, l1_ratio, alphas, cv, n_alphas, eps, fit_intercept, tol,
+                                  max_iter)
   if penalty is not None or not (isinstance(datafit, str) and datafit == "squared"):
     if penalty is None:
       penalty = ElasticNet(1.0, _paths._check_l1_ratio(l1_ratio))
@@ -355,3 +361,38 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
   return CVResult(alphas, as_j(mse_mean), as_j(mse_std), alphas[best], alphas[i1se],
                   as_j(W[best]), as_j(b[best]), as_j(mse_path), as_j(W), jnp.asarray(converged),
                   jnp.asarray(full_ok))
+
+
+def _cross_validate_sparse(X, y, l1_ratio, alphas, cv, n_alphas, eps, fit_intercept, tol,
+                           max_iter):
+  """:func:`cross_validate` on a sparse X: every fold's path by
+  :func:`jaxreg.linear.paths.sparse_enet_path` on its training rows (a CSR
+  row slice, never densified), on the grid of the full data."""
+  full = _paths.sparse_enet_path(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol,
+                                 max_iter)
+  alphas = np.asarray(full.alphas)
+  Xr = _sparse.to_csc(X).tocsr()
+  yv = np.asarray(y, Xr.dtype)
+  folds = check_folds(cv, Xr, yv)
+  mse, converged = [], []
+  for train, test in folds:
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore", ConvergenceWarning)   # summarized below
+      out = _paths.sparse_enet_path(Xr[np.asarray(train)], yv[np.asarray(train)], l1_ratio,
+                                    alphas, fit_intercept=fit_intercept, tol=tol,
+                                    max_iter=max_iter)
+    test = np.asarray(test)
+    pred = Xr[test] @ np.asarray(out.coefs).T + np.asarray(out.intercepts)[None, :]
+    mse.append(np.mean((yv[test][:, None] - pred) ** 2, axis=0))
+    converged.append(np.asarray(out.converged))
+  mse_path = np.stack(mse, axis=1)
+  converged = np.stack(converged, axis=1)
+  if not converged.all():
+    warnings.warn(f"cross_validate: some fold fits reached max_iter={max_iter} before meeting "
+                  f"tol={tol:g} ({int((~converged).sum())} of them); raise max_iter or tol. "
+                  "CVResult.converged marks them.", ConvergenceWarning, stacklevel=3)
+  mse_mean, mse_std, best, i1se = _select(alphas, mse_path)
+  as_j = lambda a: jnp.asarray(a, Xr.dtype)
+  return CVResult(as_j(alphas), as_j(mse_mean), as_j(mse_std), as_j(alphas[best]),
+                  as_j(alphas[i1se]), full.coefs[best], full.intercepts[best], as_j(mse_path),
+                  full.coefs, jnp.asarray(converged), full.converged)

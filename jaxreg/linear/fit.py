@@ -86,11 +86,12 @@ from jaxreg.penalties import soft_threshold
 from jaxreg import _checks
 from jaxreg.implicit import default_tol, implicit_solution
 from jaxreg import penalties as _penalties
-from jaxreg.linear import _engine
+from jaxreg.linear import _engine, _sparse
 from jaxreg.linear import datafits as _datafits
 from jaxreg.linear import _coordinate_descent
 from jaxreg.linear.solvers import prox_newton
-from jaxreg.linear._data import center, check_Xy
+from jaxreg.linear._data import (center, check_sample_weight, check_Xy, square_root_form,
+                                 weighted_rows)
 from jaxreg.linear.solvers.dual_newton import enet_dual_newton
 from jaxreg.penalties import ElasticNet, L1, L2, Penalty
 
@@ -357,21 +358,6 @@ def _polish_sq(Xc, yc, n, a1, a2, w, tol):
   return w_p, ok
 
 
-def _square_root_form(Xc, yc):
-  """(R, z) with ‖yc − Xc w‖² = ‖z − R w‖² + const for every w, R (p, p).
-
-  For n > p the same least-squares problem in p rows, so that first-order
-  solvers pay p² rather than n·p a step: the R factor of the QR
-  decomposition of [Xc | yc], whose first p columns give R and whose last
-  gives z = Qᵀyc. Unlike a Cholesky factor of XᵀX it does not square the
-  condition number (in float32 that cost 3 digits on a design of
-  condition 10³), and a rank-deficient Xc needs no special case.
-  """
-  p = Xc.shape[1]
-  Ra = jnp.linalg.qr(jnp.concatenate([Xc, yc[:, None]], axis=1), mode="r")
-  return Ra[:p, :p], Ra[:p, p]
-
-
 def _fista_rounds(Xc, yc, n, a1, a2, w0, tol, max_iter):
   """FISTA to a loose tolerance, then an exact Newton polish on the support.
 
@@ -435,8 +421,7 @@ def _fit_squared(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver, un
       refine = 1
     else:
       A, z = sg(Xc), sg(yc)
-      if A.shape[0] > A.shape[1]:
-        A, z = _square_root_form(A, z)
+      A, z = square_root_form(A, z)
       w_star, it, ok = _fista_rounds(A, z, sg(n), sg(a1), sg(a2), w0, tol, max_iter)
   D, s = _support(w_star, sg(a1))
   w = _polished_solution(w_star, theta, D, s, tol, refine)
@@ -732,8 +717,9 @@ def _generic_solve(X, Y, datafit, coords, tol, fit_intercept, max_iter, solver, 
 
 
 @functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter", "solver"))
-def _generic_fit(X, Y, datafit, coords, tol, *, fit_intercept, max_iter, solver):
-  return _generic_solve(X, Y, datafit, coords, tol, fit_intercept, max_iter, solver)
+def _generic_fit(X, Y, datafit, coords, tol, W0=None, b0=None, *, fit_intercept, max_iter,
+                 solver):
+  return _generic_solve(X, Y, datafit, coords, tol, fit_intercept, max_iter, solver, W0, b0)
 
 
 @functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter", "solver"))
@@ -750,6 +736,82 @@ def _generic_fit_batch(Xs, Ys, datafit, penalty, tol, *, fit_intercept, max_iter
   return jax.vmap(one, in_axes=(0, 0, in_axes))(Xs, Ys, penalty)
 
 
+def _split_init(init, coef_shape, intercept_shape, dtype):
+  """``init`` (a FitResult, a (coef, intercept) pair or coef alone) as
+  (coef, intercept or None), shapes checked; (None, None) for None."""
+  if init is None:
+    return None, None
+  if isinstance(init, FitResult) or (isinstance(init, tuple) and len(init) == 2):
+    coef, intercept = init[0], init[1]
+  else:
+    coef, intercept = init, None
+  _check_init_array(coef, coef_shape, "init (coefficients)")
+  coef = jnp.asarray(coef, dtype)
+  if intercept is not None:
+    _check_init_array(intercept, intercept_shape, "init (intercept)")
+    intercept = jnp.asarray(intercept, dtype)
+  return coef, intercept
+
+
+def _check_init_array(a, shape, name):
+  if jnp.shape(a) != tuple(shape):
+    raise ValueError(f"{name} must have shape {tuple(shape)}, got {jnp.shape(a)}.")
+  if _checks.is_concrete(a) and not bool(np.all(np.isfinite(np.asarray(a)))):
+    raise ValueError(f"{name} contains NaN or infinite values.")
+
+
+def _generic_init(init, prob):
+  """The generic solvers' (W0 (p, T), b0 (T,)) from a user's ``init``."""
+  p, T = prob.X.shape[1], prob.Y.shape[1]
+  shape = (p,) if prob.single_output else (p, T)
+  coef, intercept = _split_init(init, shape, shape[1:], prob.X.dtype)
+  if coef is None:
+    return None, None
+  W0 = jnp.reshape(coef, (p, T))
+  b0 = None if intercept is None else jnp.reshape(intercept, (T,))
+  return W0, b0
+
+
+def _fit_weighted(X, y, penalty, loss, fit_intercept, tol, max_iter, solver, sample_weight,
+                  init):
+  """``fit`` with sample weights: the squared loss on √s-scaled, s-centered
+  rows (:func:`jaxreg.linear._data.weighted_rows`), then the intercept."""
+  name = loss if isinstance(loss, str) else getattr(loss, "name", None)
+  if name != "squared":
+    raise ValueError(f"sample_weight is supported for the squared loss only, got loss={loss!r}.")
+  X, y = check_Xy(X, y, dtype_from="X", multi_output=True)
+  s = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+  Xt, yt, x_mean, y_mean = weighted_rows(X, y, s, bool(fit_intercept))
+  if isinstance(init, (FitResult, tuple)):
+    init = init[0]
+  res = fit(Xt, yt, penalty, loss, False, tol, max_iter, solver, init=init)
+  return res._replace(intercept=y_mean - x_mean @ res.coef)
+
+
+def _fit_sparse(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init):
+  """``fit`` on a sparse X: the sparse elastic-net path at the one α."""
+  from jaxreg.linear import paths as _paths   # paths imports this module
+  name = loss if isinstance(loss, str) else getattr(loss, "name", None)
+  lasso = isinstance(penalty, L1) and penalty.weights is None
+  enet = isinstance(penalty, ElasticNet)
+  if name != "squared" or not (lasso or enet) or penalty.mask is not None:
+    raise ValueError("a sparse X is supported for the squared loss with jr.L1 (without weights "
+                     f"or mask) or jr.ElasticNet so far; got loss={loss!r}, penalty={penalty!r}. "
+                     "Pass X dense (X.toarray()) for other models.")
+  r = 1.0 if lasso else float(penalty.l1_ratio)
+  if r <= 0:
+    raise ValueError("a sparse X needs l1_ratio > 0 (with l1_ratio = 0 every feature is active).")
+  dtype = np.float32 if getattr(X, "dtype", None) == np.float32 else jnp.result_type(float)
+  tol = default_tol(jnp.zeros((), dtype)) if tol is None else _check_tol(tol)
+  max_iter = 1000 if max_iter is None else _check_max_iter(max_iter)
+  coef0, _ = _split_init(init, (X.shape[1],), (), dtype)
+  path = _paths.sparse_enet_path(X, y, r, alphas=[float(penalty.alpha)],
+                                 fit_intercept=bool(fit_intercept), tol=tol, max_iter=max_iter,
+                                 sample_weight=sample_weight,
+                                 w0=None if coef0 is None else np.asarray(coef0))
+  return FitResult(path.coefs[0], path.intercepts[0], path.n_iter[0], path.converged[0])
+
+
 def _unpack(prob, W, b):
   """(p,) and scalar for single-output problems, (p, T) and (T,) otherwise."""
   if prob.single_output:
@@ -759,7 +821,7 @@ def _unpack(prob, W, b):
 
 def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
         tol: Optional[float] = None, max_iter: Optional[int] = None,
-        solver: str = "auto") -> FitResult:
+        solver: str = "auto", *, sample_weight=None, init=None) -> FitResult:
   r"""Fits a penalized linear or logistic regression, differentiably in α.
 
   .. math::  \min_{w,b}\ \frac{1}{2n}\|y - Xw - b\|^2 + \mathrm{pen}(w)
@@ -801,6 +863,19 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
       coordinate descent, the default of ``fit``) or ``"fista"`` (accelerated
       proximal gradient); both end in the same exact solution after the
       Newton polish. ``"auto"`` picks.
+    sample_weight: None, or (n,) finite weights ≥ 0 (squared loss only):
+      the data term becomes the weighted mean (1/(2Σsᵢ))Σᵢ sᵢ(yᵢ − xᵢᵀw − b)²,
+      scikit-learn's ``ElasticNet`` semantics (it rescales the weights to
+      sum to n, which gives the same problem); a weight 0 removes its row,
+      an integer weight k repeats it k times.
+    init: warm start: a previous :class:`FitResult` (or a ``(coef,
+      intercept)`` pair), or the coefficients alone, shaped as ``coef``.
+      It changes where the solver starts, not the solution.
+
+  A sparse ``X`` (``scipy.sparse``, ``BCOO``) is never densified: the squared
+  loss with ``L1`` or ``ElasticNet`` is solved by the sparse working-set
+  solver (see :func:`jaxreg.linear.paths.sparse_enet_path`), on the host,
+  so neither under ``jax.jit`` nor differentiably.
 
   Returns:
     ``FitResult(coef, intercept, n_iter, converged)``: ``n_iter`` ≤
@@ -826,9 +901,15 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
     "Implicit differentiation of lasso-type models"; Blondel et al. (2022),
     "Efficient and modular implicit differentiation".
   """
+  if _sparse.is_sparse(X):
+    return _fit_sparse(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init)
+  if sample_weight is not None:
+    return _fit_weighted(X, y, penalty, loss, fit_intercept, tol, max_iter, solver,
+                         sample_weight, init)
   if not _classic(penalty, loss, solver):
     prob, tol, max_iter, name = _generic_args(X, y, penalty, loss, tol, max_iter, solver)
-    W, b, it, ok = _generic_fit(prob.X, prob.Y, prob.datafit, prob.coords, tol,
+    W0, b0 = _generic_init(init, prob)
+    W, b, it, ok = _generic_fit(prob.X, prob.Y, prob.datafit, prob.coords, tol, W0, b0,
                                 fit_intercept=bool(fit_intercept), max_iter=max_iter, solver=name)
     _warn_unconverged(ok, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; raise max_iter "
                       "or tol.")
@@ -837,7 +918,14 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
   a1, a2 = _penalty_parts(penalty, X.shape[-1], X.dtype)
   m = jnp.ones(X.shape[0], X.dtype)
   uniform = isinstance(penalty, ElasticNet) or (isinstance(penalty, L1) and penalty.weights is None)
-  w, b, it, ok = _fit_impl(X, y, m, a1, a2, None, loss=loss, fit_intercept=bool(fit_intercept),
+  w0, b0 = _split_init(init, (X.shape[1],), (), X.dtype)
+  if w0 is None or solver == "ridge":
+    start = None
+  elif loss == "logistic":
+    start = (w0, jnp.zeros((), X.dtype) if b0 is None else b0)
+  else:
+    start = w0
+  w, b, it, ok = _fit_impl(X, y, m, a1, a2, start, loss=loss, fit_intercept=bool(fit_intercept),
                            tol=tol, max_iter=max_iter, solver=solver, with_converged=True,
                            uniform=uniform)
   _warn_unconverged(ok, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; raise max_iter "
