@@ -603,7 +603,7 @@ class LogisticRegressionCV(_LogisticBase):
     >>> from sklearn.datasets import load_iris
     >>> from jaxreg.sklearn import LogisticRegressionCV
     >>> X, y = load_iris(return_X_y=True)
-    >>> model = LogisticRegressionCV(Cs=[0.1, 1.0, 10.0], cv=3).fit(X, y)
+    >>> model = LogisticRegressionCV(Cs=[0.1, 1.0, 10.0], cv=3, max_iter=500).fit(X, y)
     >>> model.coef_.shape, model.score(X, y) > 0.9
     ((3, 4), True)
   """
