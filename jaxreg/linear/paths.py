@@ -244,7 +244,8 @@ def _check_gram(G, Xc, name="precompute"):
 
 def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
               eps: float = 1e-3, fit_intercept: bool = True, tol: float = 1e-4,
-              max_iter: int = 1000, precompute="auto") -> PathResult:
+              max_iter: int = 1000, precompute="auto", *, positive: bool = False,
+              sample_weight=None) -> PathResult:
   r"""The elastic-net path by warm-started, working-set coordinate descent.
 
   Minimizes, for each α on the path,
@@ -292,6 +293,18 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
       (p, p) Gram matrix XᵀX itself, used as given (as scikit-learn's
       ``enet_path`` does) after checks of its shape, symmetry and diagonal;
       with ``fit_intercept=True`` it must be that of the centered X.
+    positive: constrain the coefficients to be ≥ 0 (scikit-learn's
+      ``positive=True``; the default grid is still that of the unconstrained
+      problem, as scikit-learn's). Solved by :func:`path` with
+      ``jr.NonNegative(jr.ElasticNet(·, r))``, whose duality gap is the
+      same stopping rule.
+    sample_weight: None or (n,) weights ≥ 0, scikit-learn's semantics (the
+      data term becomes the weighted mean; 0 removes a row): the path of the
+      √s-scaled, s-centred rows, its intercepts ȳ − x̄ᵀw from the weighted
+      means.
+
+  A sparse ``X`` (``scipy.sparse``, ``BCOO``) goes to
+  :func:`sparse_enet_path`, never densified.
 
   Returns:
     A :class:`PathResult` with ``dual_gaps`` in the units of scikit-learn
@@ -314,8 +327,13 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
     scikit-learn's ``enet_path`` and its duality gap.
   """
   if _sparse.is_sparse(X):
+    if positive:
+      raise ValueError("positive=True is not supported with a sparse X yet; pass X dense.")
     return sparse_enet_path(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol,
-                            max_iter)
+                            max_iter, sample_weight=sample_weight)
+  if sample_weight is not None or positive:
+    return _constrained_or_weighted(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol,
+                                    max_iter, positive, sample_weight)
   X, y = check_Xy(X, y)
   r = _check_l1_ratio(l1_ratio)
   max_iter = _check_positive_int(max_iter, "max_iter")
@@ -362,6 +380,36 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
                     "raise max_iter or tol.")
   return PathResult(prob.alphas, out.coefs, intercepts, out.dual_gaps / n, out.n_iter,
                     out.converged)
+
+
+def _constrained_or_weighted(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol, max_iter,
+                             positive, sample_weight):
+  """`enet_path` with ``sample_weight`` (by weighted rows) and/or ``positive``
+  (by `path` with ``NonNegative``)."""
+  X, y = check_Xy(X, y)
+  r = _check_l1_ratio(l1_ratio)
+  n = X.shape[0]
+  x_mean = y_mean = None
+  if sample_weight is not None:
+    s = _data.check_sample_weight(sample_weight, n, X.dtype)
+    X, y, x_mean, y_mean = _data.weighted_rows(X, y, s, bool(fit_intercept))
+    fit_intercept = False
+  if alphas is None and positive:
+    # The unconstrained problem's grid (the same as the path's own below).
+    if r == 0:
+      raise ValueError("l1_ratio=0 needs explicit alphas (the default grid divides by l1_ratio).")
+    Xc, yc = center(X, y, fit_intercept)[:2]
+    alphas = alpha_grid(Xc, yc, jnp.asarray(r, X.dtype), _check_positive_int(n_alphas, "n_alphas"),
+                        jnp.asarray(_check_positive_float(eps, "eps"), X.dtype))
+  if positive:
+    res = path(X, y, _penalties.NonNegative(_penalties.ElasticNet(1.0, r)), alphas=alphas,
+               fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
+  else:
+    res = enet_path(X, y, r, alphas=alphas, n_alphas=n_alphas, eps=eps,
+                    fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
+  if x_mean is not None:
+    res = res._replace(intercepts=y_mean - res.coefs @ x_mean)
+  return res
 
 
 def sparse_problem(X, y, sample_weight, fit_intercept):
@@ -518,7 +566,8 @@ def _intercepts(coefs, x_mean, y_mean):
 
 def lasso_path(X, y, alphas=None, n_alphas: int = 100, eps: float = 1e-3,
                fit_intercept: bool = True, tol: float = 1e-4, max_iter: int = 1000,
-               precompute="auto") -> PathResult:
+               precompute="auto", *, positive: bool = False,
+               sample_weight=None) -> PathResult:
   r"""The lasso path: :func:`enet_path` with l1_ratio = 1.
 
   Minimizes, for each α on the path,
@@ -538,6 +587,7 @@ def lasso_path(X, y, alphas=None, n_alphas: int = 100, eps: float = 1e-3,
     tol: relative duality-gap tolerance.
     max_iter: maximum sweeps per α.
     precompute: "auto", True or False (use the Gram matrix).
+    positive, sample_weight: as :func:`enet_path`.
 
   Returns:
     A :class:`PathResult`.
@@ -556,7 +606,7 @@ def lasso_path(X, y, alphas=None, n_alphas: int = 100, eps: float = 1e-3,
   """
   return enet_path(X, y, l1_ratio=1.0, alphas=alphas, n_alphas=n_alphas, eps=eps,
                    fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
-                   precompute=precompute)
+                   precompute=precompute, positive=positive, sample_weight=sample_weight)
 
 
 # --- logistic ----------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""``enet_path`` / ``lasso_path`` with ``positive=`` and ``sample_weight=``,
+against scikit-learn's ``ElasticNet`` at every α of the path (float64)."""
+
+import jax
+import numpy as np
+import pytest
+from sklearn.linear_model import ElasticNet
+
+import jaxreg as jr
+
+
+def _data(n=70, p=12, seed=0):
+  rng = np.random.default_rng(seed)
+  X = rng.normal(size=(n, p))
+  y = X @ (rng.normal(size=p) * (rng.random(p) < 0.6)) + rng.normal(size=n) + 1.5
+  return X, y, rng
+
+
+def _objective(X, y, w, b, alpha, r, s):
+  res = y - X @ w - b
+  return (0.5 * np.sum(s * res * res) / np.sum(s) + alpha * r * np.abs(w).sum()
+          + 0.5 * alpha * (1 - r) * w @ w)
+
+
+@pytest.mark.parametrize("positive,weighted", [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.6])
+def test_path_options_equal_sklearn(positive, weighted, l1_ratio):
+  X, y, rng = _data()
+  s = rng.uniform(0, 2, size=len(y)) if weighted else None
+  if weighted:
+    s[:4] = 0
+  with jax.enable_x64(True):
+    res = jr.linear.enet_path(X, y, l1_ratio, n_alphas=6, eps=1e-2, tol=1e-12,
+                              positive=positive, sample_weight=s)
+  assert bool(np.all(res.converged))
+  ss = np.ones(len(y)) if s is None else s
+  for a, w, b in zip(np.asarray(res.alphas), np.asarray(res.coefs), np.asarray(res.intercepts)):
+    ref = ElasticNet(alpha=a, l1_ratio=l1_ratio, positive=positive, tol=1e-14,
+                     max_iter=1_000_000).fit(X, y, sample_weight=s)
+    ours = _objective(X, y, w, b, a, l1_ratio, ss)
+    theirs = _objective(X, y, ref.coef_, ref.intercept_, a, l1_ratio, ss)
+    assert abs(ours - theirs) <= 1e-8 * theirs
+    np.testing.assert_array_equal(w != 0, ref.coef_ != 0)
+    if positive:
+      assert np.all(w >= 0)
+
+
+def test_default_grid_is_sklearns_also_when_positive():
+  """scikit-learn keeps the unconstrained α_max when positive=True."""
+  X, y, _ = _data(seed=1)
+  with jax.enable_x64(True):
+    a = jr.linear.lasso_path(X, y, n_alphas=5, positive=True)
+    b = jr.linear.lasso_path(X, y, n_alphas=5)
+  np.testing.assert_allclose(a.alphas, b.alphas, rtol=1e-12)
+
+
+def test_positive_with_sparse_is_a_named_error():
+  import scipy.sparse as sp
+  X, y, _ = _data()
+  with pytest.raises(ValueError, match="positive=True is not supported with a sparse X"):
+    jr.linear.lasso_path(sp.csr_array(X), y, positive=True)
