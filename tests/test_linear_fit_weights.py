@@ -179,3 +179,20 @@ def test_weighted_rows_reduce_the_weighted_loss():
     b = float(ym - xm @ w)
     np.testing.assert_allclose(np.sum((yt - Xt @ w) ** 2), np.sum(s * (y - X @ w - b) ** 2),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: jr.L1(0.1), lambda: jr.ElasticNet(0.2, 0.5)],
+                         ids=["lasso", "enet"])
+def test_two_dimensional_y_is_independent_targets_as_sklearn(make):
+  """scikit-learn's Lasso / ElasticNet on a 2-D y fit each column on its own."""
+  X, _, rng = _data(seed=9)
+  Y = X[:, :4] @ rng.normal(size=(4, 3)) + rng.normal(size=(X.shape[0], 3))
+  pen = make()
+  r = 1.0 if isinstance(pen, jr.L1) else 0.5
+  with jax.enable_x64(True):
+    res = jr.linear.fit(X, Y, pen, tol=1e-12)
+  ref = SkElasticNet(alpha=float(pen.alpha), l1_ratio=r, tol=1e-14, max_iter=100_000).fit(X, Y)
+  assert res.coef.shape == (8, 3) and res.intercept.shape == (3,)
+  np.testing.assert_allclose(res.coef, ref.coef_.T, atol=1e-8)
+  np.testing.assert_allclose(res.intercept, ref.intercept_, atol=1e-8)
+  np.testing.assert_array_equal(np.asarray(res.coef) != 0, ref.coef_.T != 0)

@@ -837,7 +837,11 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
 
   Args:
     X: (n, p) design matrix.
-    y: (n,) targets (labels 0/1 for ``loss="logistic"``).
+    y: (n,) targets (labels 0/1 for ``loss="logistic"``), or (n, T) for T
+      targets of the squared loss: coef is then (p, T) and intercept (T,),
+      each target its own problem under a separable penalty (scikit-learn's
+      ``Lasso`` on a 2-D y), jointly under ``GroupLasso(α, axis=1)``
+      (``MultiTaskLasso``).
     penalty: ``jr.L2(α)``, ``jr.L1(α)`` (weights allowed) or
       ``jr.ElasticNet(α, r)`` with scalar leaves.
     loss: ``"squared"`` or ``"logistic"``.
@@ -906,7 +910,9 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
   if sample_weight is not None:
     return _fit_weighted(X, y, penalty, loss, fit_intercept, tol, max_iter, solver,
                          sample_weight, init)
-  if not _classic(penalty, loss, solver):
+  # Several targets (y of shape (n, T)) are the generic engine's: independent
+  # problems under a separable penalty, coupled under GroupLasso(axis=1).
+  if jnp.ndim(y) != 1 or not _classic(penalty, loss, solver):
     prob, tol, max_iter, name = _generic_args(X, y, penalty, loss, tol, max_iter, solver)
     W0, b0 = _generic_init(init, prob)
     W, b, it, ok = _generic_fit(prob.X, prob.Y, prob.datafit, prob.coords, tol, W0, b0,
