@@ -296,6 +296,65 @@ class _ResidualBlock(NamedTuple):
     return self.XAT @ aux, jnp.dot(aux, aux), jnp.dot(aux, self.y)
 
 
+class _SparseBlock(NamedTuple):
+  """Working-set data as sparse columns (padded, ELL): an update costs
+  O(nnz of the column), with the centring and weights kept implicit.
+
+  The columns are X_c[:, j] = √s ⊙ (X[:, j] − x̄_j), stored as their stored
+  entries times √s at their rows, in two groups padded to their own
+  widths: ``h*`` (heavy, the first slots) and ``l*`` (light). The residual
+  r = y_c − X_c w is kept as r̃ + μ√s with T = √sᵀr̃, so an update
+  touches only the column's rows: r̃ -= δ·x̃_j, μ += δ x̄_j, T -= δ u_j,
+  where u_j = Σᵢ sᵢ X_ij.
+  """
+  hrows: jax.Array   # (Kh, mh) int32
+  hvals: jax.Array   # (Kh, mh)
+  lrows: jax.Array   # (Kl, ml) int32
+  lvals: jax.Array   # (Kl, ml)
+  xbar: jax.Array    # (K,) the columns' (weighted) means, 0 without intercept
+  u: jax.Array       # (K,) Σᵢ sᵢ X_ij
+  d: jax.Array       # (K,) ‖X_c[:, j]‖²
+  root_s: jax.Array  # (n,) √s
+  y: jax.Array       # (n,) y_c
+
+  def _heavy(self):
+    return self.hrows.shape[0]
+
+  def _dot(self, rt, j):
+    Kh = self._heavy()
+    heavy = lambda: jnp.dot(self.hvals[j], rt[self.hrows[j]])
+    light = lambda: jnp.dot(self.lvals[j - Kh], rt[self.lrows[j - Kh]])
+    return lax.cond(j < Kh, heavy, light)
+
+  def init(self, wA):
+    Kh = self._heavy()
+    rt = self.y.at[self.hrows].add(-wA[:Kh, None] * self.hvals)
+    rt = rt.at[self.lrows].add(-wA[Kh:, None] * self.lvals)
+    return rt, jnp.dot(wA, self.xbar), jnp.dot(self.root_s, rt)
+
+  def diag(self):
+    return self.d
+
+  def grad_j(self, aux, j):
+    rt, mu, T = aux
+    n = self.y.shape[0]
+    return self._dot(rt, j) + mu * self.u[j] - self.xbar[j] * (T + mu * n)
+
+  def step(self, aux, j, delta):
+    rt, mu, T = aux
+    Kh = self._heavy()
+    rt = lax.cond(j < Kh, lambda: rt.at[self.hrows[j]].add(-delta * self.hvals[j]),
+                  lambda: rt.at[self.lrows[j - Kh]].add(-delta * self.lvals[j - Kh]))
+    return rt, mu + delta * self.xbar[j], T - delta * self.u[j]
+
+  def norms(self, wA, aux):
+    rt, mu, _ = aux
+    r = rt + mu * self.root_s
+    xr = jnp.concatenate([jnp.sum(self.hvals * r[self.hrows], axis=1),
+                          jnp.sum(self.lvals * r[self.lrows], axis=1)])
+    return xr - self.xbar * jnp.dot(self.root_s, r), jnp.dot(r, r), jnp.dot(r, self.y)
+
+
 def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True, tol_rel=None,
                strict=True, accelerate=True):
   """Cyclic CD on the working-set problem, compacted to K slots.
@@ -681,6 +740,14 @@ def _block_solve(Q, q, y2, k, l1, l2, w0, tol_abs, tol_rel, max_iter):
   return wA, it, small
 
 
+def _sparse_block_solve(block, k, l1, l2, w0, tol_abs, tol_rel, max_iter):
+  """`_block_solve` on a `_SparseBlock` (no Newton steps: they need the
+  Gram block). Returns (w, sweeps, whether the last sweep was small)."""
+  wA, it, _, small = _sub_solve(block, w0, k, l1, l2, tol_abs, jnp.zeros((), jnp.int32),
+                                max_iter, tol_rel=tol_rel)
+  return wA, it, small
+
+
 def cyclic_solve(X, y, l1, l2, w0, tol_abs, tol_rel, max_iter):
   """Cyclic CD on one centered problem, for ``jax.vmap``: no capacities,
   Newton steps or extrapolation, whose conditionals a batch would run in
@@ -739,3 +806,5 @@ gram_path = jax.jit(_gram_path, static_argnames=("max_iter",))
 residual_path = jax.jit(_residual_path, static_argnames=("max_iter",))
 #: One warm-started working set on its Gram block (`_block_solve`).
 block_solve = jax.jit(_block_solve, static_argnames=("max_iter",))
+#: The same on its sparse columns (`_sparse_block_solve`).
+sparse_block_solve = jax.jit(_sparse_block_solve, static_argnames=("max_iter",))

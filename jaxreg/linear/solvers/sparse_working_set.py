@@ -39,6 +39,8 @@ from jaxreg.linear import _coordinate_descent as _cd
 __all__ = ["SparsePath", "enet_path"]
 
 _FIRST = 64        # the smallest working-set capacity
+_LIGHT = 16        # columns with at most this many entries are "light" (see _sparse_block)
+_SPARSE_FROM = 1024  # working sets this large are solved on their sparse columns
 _MAX_OUTER = 100   # working-set rounds per α (each at least one sweep)
 
 _gap = jax.jit(_cd.duality_gap)
@@ -58,6 +60,61 @@ def _capacity(k):
   while size < k:
     size *= 4
   return size
+
+
+def _pow2(k, floor):
+  size = floor
+  while size < k:
+    size *= 2
+  return size
+
+
+def _ell(X, cols, width, root_s):
+  """The CSC columns ``cols`` as (len(cols), width) row indices and values
+  (times √s at their rows), zero-padded."""
+  starts = X.indptr[cols]
+  counts = X.indptr[cols + 1] - starts
+  rows = np.zeros((len(cols), width), np.int32)
+  vals = np.zeros((len(cols), width), X.dtype)
+  filled = np.arange(width)[None, :] < counts[:, None]
+  pos = (starts[:, None] + np.arange(width)[None, :])[filled]
+  rows[filled] = X.indices[pos]
+  vals[filled] = X.data[pos] if root_s is None else X.data[pos] * root_s[X.indices[pos]]
+  return rows, vals
+
+
+def _sparse_block(design, yc, cols, col_s, sq_norms):
+  """The working set ``cols`` as a `_coordinate_descent._SparseBlock`: heavy
+  columns (more than _LIGHT entries) in the first slots, padded to a power
+  of two in count and width, then the light ones, padded to _capacity.
+  Returns (block, slot of each of cols, number of slots in use)."""
+  X = design.X
+  counts = np.diff(X.indptr)[cols]
+  heavy, light = cols[counts > _LIGHT], cols[counts <= _LIGHT]
+  Kh = _pow2(len(heavy), 8)
+  mh = _pow2(int(counts.max(initial=1)) if len(heavy) else 1, _LIGHT * 2)
+  Kl = _capacity(len(light))
+  root_s = design.root_s
+  hr, hv = _ell(X, np.pad(heavy, (0, Kh - len(heavy))), mh, root_s)
+  hv[len(heavy):] = 0.0
+  lr, lv = _ell(X, np.pad(light, (0, Kl - len(light))), _LIGHT, root_s)
+  lv[len(light):] = 0.0
+  slots = np.concatenate([np.arange(len(heavy)), Kh + np.arange(len(light))])
+  order = np.concatenate([heavy, light])
+  K = Kh + Kl
+
+  def per_slot(values):
+    out = np.zeros(K, X.dtype)
+    out[slots] = values[order]
+    return out
+
+  n = X.shape[0]
+  block = _cd._SparseBlock(hr, hv, lr, lv, per_slot(design.x_mean), per_slot(col_s),
+                           per_slot(sq_norms),
+                           np.ones(n, X.dtype) if root_s is None else root_s, yc)
+  where = np.empty(len(cols), np.int64)
+  where[np.searchsorted(cols, order)] = slots
+  return block, where, Kh + len(light)
 
 
 def _state(design, yc, w, l1, l2):
@@ -89,13 +146,20 @@ def enet_path(design, yc, l1s, l2s, tol, max_iter, w0=None):
   y2 = float(yc @ yc)
   tol_abs = tol * y2
   xty = design.rmatvec(yc)
-  usable = design.sq_norms() > 0
+  sq_norms = design.sq_norms()
+  usable = sq_norms > 0
+  col_s = design.X.T @ (np.ones(n, dtype) if design.s is None else design.s)
   w = np.zeros(p, dtype) if w0 is None else np.asarray(w0, dtype).copy()
   out_w, out_gap, out_it, out_ok = [], [], [], []
   for l1, l2 in zip(np.asarray(l1s, dtype), np.asarray(l2s, dtype)):
     xtr, gap = _state(design, yc, w, l1, l2)
     sweeps, small, ok = 0, False, False
     size = _FIRST
+    if not w.any() and np.max(np.abs(xtr)) <= l1 * (1 + 100 * np.finfo(dtype).eps):
+      # w = 0 is optimal up to rounding (α ≥ α_max): a sweep could only make
+      # coefficients of the size of that rounding, which the relative step
+      # test would then chase.
+      small = True
     for _ in range(_MAX_OUTER):
       if gap <= tol_abs and small:
         ok = True
@@ -109,16 +173,26 @@ def enet_path(design, yc, l1s, l2s, tol, max_iter, w0=None):
       k = min(int(size), int(usable.sum()))
       score[support] = np.inf
       cols = np.sort(np.argpartition(-score, k - 1)[:k]) if k < p else np.arange(p)
-      K = _capacity(len(cols))
-      pad = K - len(cols)
-      G = np.pad(design.gram(cols), ((0, pad), (0, pad)))
-      q = np.pad(xty[cols], (0, pad))
-      wA0 = np.pad(w[cols], (0, pad))
-      wA, it, sub_ok = _cd.block_solve(G, q, y2, len(cols), l1, l2, wA0, tol_abs, tol,
-                                       max_iter=max_iter)
+      if len(cols) >= _SPARSE_FROM:
+        # An update on the Gram block costs O(|A|), on the sparse column O(nnz).
+        block, where, k_used = _sparse_block(design, yc, cols, col_s, sq_norms)
+        wA0 = np.zeros(block.d.shape[0], dtype)
+        wA0[where] = w[cols]
+        wA, it, sub_ok = _cd.sparse_block_solve(block, k_used, l1, l2, wA0, tol_abs, tol,
+                                                max_iter=max_iter)
+        coef = np.asarray(wA)[where]
+      else:
+        K = _capacity(len(cols))
+        pad = K - len(cols)
+        G = np.pad(design.gram(cols), ((0, pad), (0, pad)))
+        q = np.pad(xty[cols], (0, pad))
+        wA0 = np.pad(w[cols], (0, pad))
+        wA, it, sub_ok = _cd.block_solve(G, q, y2, len(cols), l1, l2, wA0, tol_abs, tol,
+                                         max_iter=max_iter)
+        coef = np.asarray(wA)[:len(cols)]
       sweeps += int(it)
       w = np.zeros(p, dtype)
-      w[cols] = np.asarray(wA)[:len(cols)]
+      w[cols] = coef
       small = bool(sub_ok)
       xtr, gap = _state(design, yc, w, l1, l2)
       if violators:
