@@ -742,9 +742,9 @@ class ElasticNetCV(_LinearRegressor):
       kwargs["n_alphas"] = int(n_alphas)
     if self.positive:
       if alphas is None:
-        # The grid of the unconstrained problem, as scikit-learn uses for positive=True.
+        # scikit-learn's grid for positive=True (the largest positive correlation).
         grid = _paths.alpha_grid(*_center(X, y, self.fit_intercept), jnp.asarray(r, X.dtype),
-                                 n_alphas, jnp.asarray(self.eps, X.dtype))
+                                 n_alphas, jnp.asarray(self.eps, X.dtype), positive=True)
         kwargs["alphas"] = np.asarray(grid)
         kwargs.pop("n_alphas", None)
       kwargs["penalty"] = _penalties.NonNegative(_penalties.ElasticNet(1.0, r))

@@ -46,12 +46,21 @@ def test_path_options_equal_sklearn(positive, weighted, l1_ratio):
 
 
 def test_default_grid_is_sklearns_also_when_positive():
-  """scikit-learn keeps the unconstrained α_max when positive=True."""
+  """With positive=True scikit-learn's grid starts at the largest positive
+  correlation: planted here far below the largest absolute one."""
+  from sklearn.linear_model import enet_path as sk_enet_path
   X, y, _ = _data(seed=1)
+  y = y - 8.0 * X[:, 0]
+  Xc, yc = X - X.mean(0), y - y.mean()
+  assert np.max(Xc.T @ yc) < 0.5 * np.max(np.abs(Xc.T @ yc))
   with jax.enable_x64(True):
     a = jr.linear.lasso_path(X, y, n_alphas=5, positive=True)
     b = jr.linear.lasso_path(X, y, n_alphas=5)
-  np.testing.assert_allclose(a.alphas, b.alphas, rtol=1e-12)
+  ref_pos = sk_enet_path(Xc, yc, l1_ratio=1.0, alphas=5, positive=True)[0]
+  ref = sk_enet_path(Xc, yc, l1_ratio=1.0, alphas=5)[0]
+  np.testing.assert_allclose(a.alphas, ref_pos, rtol=1e-12)
+  np.testing.assert_allclose(b.alphas, ref, rtol=1e-12)
+  assert float(a.alphas[0]) < 0.5 * float(b.alphas[0])
 
 
 def test_positive_with_sparse_is_a_named_error():

@@ -106,10 +106,13 @@ def check_alphas(alphas, dtype, allow_zero=False):
   return -jnp.sort(-alphas)
 
 
-def alpha_grid(Xc, yc, l1_ratio, n_alphas, eps):
-  """scikit-learn's default grid: α_max = max|Xᵀy|/(n·r) down to eps·α_max."""
+def alpha_grid(Xc, yc, l1_ratio, n_alphas, eps, positive=False):
+  """scikit-learn's default grid: α_max = max|Xᵀy|/(n·r) down to eps·α_max
+  (max(0, max Xᵀy)/(n·r) with ``positive``, as scikit-learn ≥ 1.8)."""
   n = Xc.shape[0]
-  alpha_max = jnp.max(jnp.abs(Xc.T @ yc)) / (n * l1_ratio)
+  corr = Xc.T @ yc
+  top = jnp.maximum(jnp.max(corr), 0.0) if positive else jnp.max(jnp.abs(corr))
+  alpha_max = top / (n * l1_ratio)
   res = jnp.finfo(Xc.dtype).resolution
   grid = jnp.exp(jnp.linspace(0.0, jnp.log(eps), n_alphas)).astype(Xc.dtype) * alpha_max
   # All-zero data (α_max = 0) gets scikit-learn's constant tiny grid.
@@ -294,8 +297,8 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
       ``enet_path`` does) after checks of its shape, symmetry and diagonal;
       with ``fit_intercept=True`` it must be that of the centered X.
     positive: constrain the coefficients to be ≥ 0 (scikit-learn's
-      ``positive=True``; the default grid is still that of the unconstrained
-      problem, as scikit-learn's). Solved by :func:`path` with
+      ``positive=True``, whose default grid starts at the largest positive
+      correlation, max(0, max Xᵀy_c)/(n·r)). Solved by :func:`path` with
       ``jr.NonNegative(jr.ElasticNet(·, r))``, whose duality gap is the
       same stopping rule.
     sample_weight: None or (n,) weights ≥ 0, scikit-learn's semantics (the
@@ -395,12 +398,12 @@ def _constrained_or_weighted(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercep
     X, y, x_mean, y_mean = _data.weighted_rows(X, y, s, bool(fit_intercept))
     fit_intercept = False
   if alphas is None and positive:
-    # The unconstrained problem's grid (the same as the path's own below).
+    # scikit-learn's grid for positive=True: the largest positive correlation.
     if r == 0:
       raise ValueError("l1_ratio=0 needs explicit alphas (the default grid divides by l1_ratio).")
     Xc, yc = center(X, y, fit_intercept)[:2]
     alphas = alpha_grid(Xc, yc, jnp.asarray(r, X.dtype), _check_positive_int(n_alphas, "n_alphas"),
-                        jnp.asarray(_check_positive_float(eps, "eps"), X.dtype))
+                        jnp.asarray(_check_positive_float(eps, "eps"), X.dtype), positive=True)
   if positive:
     res = path(X, y, _penalties.NonNegative(_penalties.ElasticNet(1.0, r)), alphas=alphas,
                fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
