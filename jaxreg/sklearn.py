@@ -734,10 +734,10 @@ class ElasticNetCV(_LinearRegressor):
       return None, _check_number(self.alphas, "alphas", low=1, integer=True)
     return np.asarray(self.alphas, dtype=float), None
 
-  def _one(self, X, y, r, folds, alphas, n_alphas):
+  def _one(self, X, y, r, folds, alphas, n_alphas, sample_weight):
     kwargs = dict(alphas=alphas, cv=folds, eps=float(self.eps),
                   fit_intercept=bool(self.fit_intercept), tol=float(self.tol),
-                  max_iter=int(self.max_iter))
+                  max_iter=int(self.max_iter), sample_weight=sample_weight)
     if n_alphas is not None:
       kwargs["n_alphas"] = int(n_alphas)
     if self.positive:
@@ -751,9 +751,22 @@ class ElasticNetCV(_LinearRegressor):
     return _cv.cross_validate(X, y, l1_ratio=r, **kwargs)
 
   @_x64
-  def fit(self, X, y):
-    """Cross-validates, then refits at the chosen (l1_ratio, α). Returns self."""
+  def fit(self, X, y, sample_weight=None):
+    """Cross-validates, then refits at the chosen (l1_ratio, α).
+
+    Args:
+      X: (n, p) array-like, dense or sparse.
+      y: (n,) targets.
+      sample_weight: None or (n,) weights ≥ 0, as scikit-learn's (folds
+        fitted with their training weights and scored with their test
+        weights).
+
+    Returns:
+      self.
+    """
     X, y = self._validate(X, y)
+    if sample_weight is not None and self.positive:
+      raise ValueError("sample_weight with positive=True is not supported yet.")
     ratios = self._ratios()
     _check_number(self.eps, "eps", low_open=True)
     _check_number(self.tol, "tol", low_open=True)
@@ -765,7 +778,8 @@ class ElasticNetCV(_LinearRegressor):
     # only while n ≥ p. A sparse X goes to the sparse solver as it is.
     Xp = X if sp.issparse(X) else _pad_columns(X, floor=8)
     results = [jax.tree_util.tree_map(lambda a: _as_numpy(a, a.dtype),
-                                      self._one(Xp, y, r, folds, alphas, n_alphas))
+                                      self._one(Xp, y, r, folds, alphas, n_alphas,
+                                                sample_weight))
                for r in ratios]
     best = int(np.argmin([np.min(res.mse_mean) for res in results]))
     res = results[best]
@@ -776,22 +790,23 @@ class ElasticNetCV(_LinearRegressor):
     multi = np.ndim(getattr(self, "l1_ratio", 1.0)) > 0
     self.alphas_ = np.stack(paths) if multi else paths[0]
     self.mse_path_ = np.stack(mses) if multi else mses[0]
-    self._refit(Xp, y)
+    self._refit(Xp, y, sample_weight)
     self.coef_ = self.coef_[:X.shape[1]]
     return self
 
   def _refit_penalty(self):
     return _penalties.ElasticNet(self.alpha_, self.l1_ratio_)
 
-  def _refit(self, X, y):
+  def _refit(self, X, y, sample_weight):
     pen = self._refit_penalty()
     if self.positive:
       pen = _penalties.NonNegative(pen)
     kwargs = dict(tol=float(self.tol), max_iter=int(self.max_iter))
     if sp.issparse(X):
-      self._store(_linear_fit(X, y, pen, fit_intercept=bool(self.fit_intercept), **kwargs), X)
+      self._store(_linear_fit(X, y, pen, fit_intercept=bool(self.fit_intercept),
+                              sample_weight=sample_weight, **kwargs), X)
     else:
-      self._fit_squared(X, y, pen, None, **kwargs)
+      self._fit_squared(X, y, pen, sample_weight, **kwargs)
 
 
 def _center(X, y, fit_intercept):

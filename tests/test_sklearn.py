@@ -107,6 +107,23 @@ def test_lasso_cv_equals_sklearn():
   np.testing.assert_array_equal(a.coef_ != 0, b.coef_ != 0)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_lasso_cv_with_sample_weight_equals_sklearn(sparse):
+  import scipy.sparse as sp
+  X, y, rng = _regression(n=90, p=12, seed=9)
+  s = rng.uniform(0, 3, size=len(y))
+  s[:7] = 0
+  Xs = sp.csr_array(X) if sparse else X
+  folds = list(KFold(3, shuffle=True, random_state=1).split(X))
+  a = js.LassoCV(cv=folds, tol=1e-10, alphas=12).fit(Xs, y, sample_weight=s)
+  b = sk.LassoCV(cv=folds, tol=1e-12, alphas=12, max_iter=100_000).fit(Xs, y, sample_weight=s)
+  np.testing.assert_allclose(a.alphas_, b.alphas_, rtol=1e-12)
+  np.testing.assert_allclose(a.mse_path_, b.mse_path_, rtol=1e-7)
+  assert a.alpha_ == pytest.approx(b.alpha_, rel=1e-12)
+  np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-8)
+  np.testing.assert_allclose(a.intercept_, b.intercept_, atol=1e-8)
+
+
 def test_elastic_net_cv_positive_with_ratios_equals_sklearn():
   X, y, _ = _regression(n=70, p=9, seed=2)
   folds = list(KFold(3, shuffle=True, random_state=0).split(X))

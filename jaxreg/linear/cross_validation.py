@@ -21,7 +21,7 @@ import numpy as np
 from jaxreg.linear import _coordinate_descent as _cd
 from jaxreg.linear._data import check_folds, check_Xy, kfold
 from jaxreg.linear import paths as _paths
-from jaxreg.linear import _engine, _sparse
+from jaxreg.linear import _data, _engine, _sparse
 from jaxreg.linear.fit import ConvergenceWarning
 from jaxreg.penalties import ElasticNet
 
@@ -98,7 +98,7 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
                    cv: Union[int, Sequence, object, None] = 5, n_alphas: int = 100, eps: float = 1e-3,
                    fit_intercept: bool = True, tol: float = 1e-4, max_iter: int = 1000,
                    precompute="auto", penalty=None, datafit="squared",
-                   solver: str = "auto") -> CVResult:
+                   solver: str = "auto", sample_weight=None) -> CVResult:
   r"""K-fold cross-validation of the elastic-net path, then a refit.
 
   For every fold and every α of one shared grid, minimizes on the training
@@ -151,6 +151,11 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
       Huber loss).
     datafit: see ``penalty``.
     solver: the solver of the generic route (see :func:`jaxreg.linear.path`).
+    sample_weight: None or (n,) weights ≥ 0 (elastic net): each fold is fitted
+      with its training rows' weights and scored by the weighted mean squared
+      error of its test rows, the grid and refit use all the weights
+      (scikit-learn's ``LassoCV.fit(X, y, sample_weight)``). A sparse X (see
+      :func:`jaxreg.linear.enet_path`) is also cross-validated fold by fold.
 
   Returns:
     A :class:`CVResult`; a :class:`ConvergenceWarning` is issued when a fit
@@ -168,12 +173,12 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     Friedman, Hastie & Tibshirani (2010), glmnet's ``cv.glmnet`` (the
     one-standard-error rule); scikit-learn's ``LassoCV``.
   """
-  if _sparse.is_sparse(X):
+  if _sparse.is_sparse(X) or sample_weight is not None:
     if penalty is not None or not (isinstance(datafit, str) and datafit == "squared"):
-      raise ValueError("a sparse X is cross-validated for the squared loss with the elastic net "
-                       "(penalty=None) so far; pass X dense for other models.")
-    return _cross_validate_sparse(X, y, l1_ratio, alphas, cv, n_alphas, eps, fit_intercept, tol,
-                                  max_iter)
+      raise ValueError("a sparse X or sample_weight is cross-validated for the squared loss "
+                       "with the elastic net (penalty=None) so far.")
+    return _cross_validate_by_folds(X, y, l1_ratio, alphas, cv, n_alphas, eps,
+                                    bool(fit_intercept), tol, max_iter, sample_weight)
   if penalty is not None or not (isinstance(datafit, str) and datafit == "squared"):
     if penalty is None:
       penalty = ElasticNet(1.0, _paths._check_l1_ratio(l1_ratio))
@@ -363,27 +368,34 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
                   jnp.asarray(full_ok))
 
 
-def _cross_validate_sparse(X, y, l1_ratio, alphas, cv, n_alphas, eps, fit_intercept, tol,
-                           max_iter):
-  """:func:`cross_validate` on a sparse X: every fold's path by
-  :func:`jaxreg.linear.paths.sparse_enet_path` on its training rows (a CSR
-  row slice, never densified), on the grid of the full data."""
-  full = _paths.sparse_enet_path(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol,
-                                 max_iter)
+def _cross_validate_by_folds(X, y, l1_ratio, alphas, cv, n_alphas, eps, fit_intercept, tol,
+                             max_iter, sample_weight):
+  """:func:`cross_validate` one fold at a time, each by :func:`enet_path` on
+  its training rows (with their weights): for a sparse X (a CSR row slice,
+  never densified) and for ``sample_weight``. The grid is the full data's;
+  the held-out error is weighted by the test rows' weights, as scikit-learn's."""
+  full = _paths.enet_path(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol, max_iter,
+                          sample_weight=sample_weight)
   alphas = np.asarray(full.alphas)
-  Xr = _sparse.to_csc(X).tocsr()
+  if _sparse.is_sparse(X):
+    Xr = _sparse.to_csc(X, np.asarray(alphas).dtype).tocsr()
+  else:
+    Xr = np.asarray(check_Xy(X, y)[0])
   yv = np.asarray(y, Xr.dtype)
+  s = None if sample_weight is None else np.asarray(
+      _data.check_sample_weight(sample_weight, Xr.shape[0], Xr.dtype))
   folds = check_folds(cv, Xr, yv)
   mse, converged = [], []
   for train, test in folds:
+    train, test = np.asarray(train), np.asarray(test)
     with warnings.catch_warnings():
       warnings.simplefilter("ignore", ConvergenceWarning)   # summarized below
-      out = _paths.sparse_enet_path(Xr[np.asarray(train)], yv[np.asarray(train)], l1_ratio,
-                                    alphas, fit_intercept=fit_intercept, tol=tol,
-                                    max_iter=max_iter)
-    test = np.asarray(test)
+      out = _paths.enet_path(Xr[train], yv[train], l1_ratio, alphas,
+                             fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                             sample_weight=None if s is None else s[train])
     pred = Xr[test] @ np.asarray(out.coefs).T + np.asarray(out.intercepts)[None, :]
-    mse.append(np.mean((yv[test][:, None] - pred) ** 2, axis=0))
+    err = (yv[test][:, None] - pred) ** 2
+    mse.append(np.average(err, axis=0, weights=None if s is None else s[test]))
     converged.append(np.asarray(out.converged))
   mse_path = np.stack(mse, axis=1)
   converged = np.stack(converged, axis=1)
