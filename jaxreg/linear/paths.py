@@ -446,8 +446,8 @@ def sparse_enet_path(X, y, l1_ratio=1.0, alphas=None, n_alphas=100, eps=1e-3, fi
 
   Same objective, grid, stopping rule and result as :func:`enet_path`; the
   solver is :mod:`jaxreg.linear.solvers.sparse_working_set` (working sets
-  on the host, their Gram blocks solved in JAX), so it is not jit-able.
-  Memory is O(nnz + n + p + |A|²) for working sets A.
+  on the host, each solved in JAX on its Gram block or its sparse columns),
+  so it is not jit-able. Nothing n × p is formed.
 
   Example:
     >>> import numpy as np, scipy.sparse as sp, jaxreg as jr

@@ -1,5 +1,5 @@
 r"""Elastic-net paths on a sparse design: working sets on the host, each
-solved on its dense Gram block by the coordinate-descent engine.
+solved by the coordinate-descent engine on its Gram block or its sparse columns.
 
 For each (l1, l2) of a path (sum form ½‖y_c − X_c w‖² + l1‖w‖₁ + (l2/2)‖w‖²,
 X_c the centred, weighted design of :mod:`jaxreg.linear._sparse`):
@@ -10,15 +10,18 @@ X_c the centred, weighted design of :mod:`jaxreg.linear._sparse`):
 2. the working set A is the support plus the features that violate
    |X_jᵀr| ≤ l1 most (celer's priority |X_jᵀr|/l1), at least 64 and twice
    the support, doubled while violators remain;
-3. its Gram block X_c[:, A]ᵀX_c[:, A] (O(nnz of those columns) plus |A|²)
-   is padded to a capacity 64·4^k and solved, warm-started, by the path
-   engine's working-set coordinate descent with Newton steps
-   (`jaxreg.linear._coordinate_descent.block_solve`: the engine's sweeps,
-   with Newton steps on the sign pattern and Anderson extrapolation,
-   compiled once per capacity);
+3. below 1024 columns, its Gram block X_c[:, A]ᵀX_c[:, A] (O(nnz of those
+   columns) plus |A|²), padded to a capacity 64·4^k, is solved warm-started
+   by the engine's sweeps with Newton steps on the sign pattern and
+   Anderson extrapolation (`jaxreg.linear._coordinate_descent.block_solve`,
+   compiled once per capacity); from 1024 columns on, the working set is
+   solved on its sparse columns (`_coordinate_descent._SparseBlock`, padded
+   ELL in a heavy and a light group), where an update costs O(nnz of the
+   column) instead of O(|A|);
 4. until the full gap is within tol·‖y_c‖² and the last sweep was small.
 
-Nothing of size n × p is ever formed: memory is O(nnz + n + p + |A|²).
+Nothing of size n × p is ever formed: memory is O(nnz + n + p) plus the
+working set's Gram block (|A|² below 1024 columns) or padded columns.
 
 References:
   Massias, Gramfort & Salmon (2018), "Celer: a fast solver for the lasso
