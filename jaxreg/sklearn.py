@@ -119,7 +119,8 @@ def _squared_problem(X, y, sample_weight, fit_intercept, pad_columns=True):
   reduced to p + 1 rows when n > p + 1
   (:func:`jaxreg.linear._data.square_root_form`), scaled by √(m/n), padded
   with zero rows to m and (with ``pad_columns``) zero columns. The solver's
-  program then depends on p alone (tall data) and on p's bucket; its
+  program then depends on p's bucket alone for tall data (n's bucket too for
+  wide data); its
   duality gap and gap tolerance are those of the original problem times
   m/n.
 
@@ -130,8 +131,10 @@ def _squared_problem(X, y, sample_weight, fit_intercept, pad_columns=True):
   s = _data.check_sample_weight(sample_weight, n, X.dtype)
   s = jnp.ones(n, X.dtype) if s is None else s
   p_b = _padded_width(p) if pad_columns else p
-  m = min(n, p + 1)
-  m_b = p_b + 1 if m <= p_b + 1 else _data.padded_size(m, 32, 4, 8)
+  # Tall data (and small wide data) become p_b + 1 rows; wide data keep
+  # their n rows, bucketed (p_b + 1 zero rows would multiply the work).
+  tall = n > p + 1
+  m_b = p_b + 1 if tall or p_b + 1 <= 64 else _data.padded_size(n, 32, 4, 8)
   return _reduce(jnp.asarray(X), jnp.asarray(y), s, fit_intercept=bool(fit_intercept), p_b=p_b,
                  m_b=m_b)
 
