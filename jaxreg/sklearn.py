@@ -159,10 +159,12 @@ class _LinearRegressor(RegressorMixin, BaseEstimator):
   """predict / fitted attributes shared by the regressors."""
 
   _accept_sparse = False
+  _multi_output = False
 
   def _validate(self, X, y):
     sparse = ("csr", "csc") if self._accept_sparse else False
-    return validate_data(self, X, y, dtype=_DTYPES, y_numeric=True, accept_sparse=sparse)
+    return validate_data(self, X, y, dtype=_DTYPES, y_numeric=True, accept_sparse=sparse,
+                         multi_output=self._multi_output)
 
   def predict(self, X):
     """Linear predictions X @ coef_ + intercept_ (X dense or, where the
@@ -177,22 +179,30 @@ class _LinearRegressor(RegressorMixin, BaseEstimator):
     check_is_fitted(self)
     X = validate_data(self, X, dtype=_DTYPES, reset=False,
                       accept_sparse=("csr", "csc") if self._accept_sparse else False)
-    return np.asarray(X @ self.coef_).ravel() + self.intercept_
-
-  def __sklearn_tags__(self):
-    tags = super().__sklearn_tags__()
-    tags.input_tags.sparse = self._accept_sparse
-    return tags
+    out = X @ self.coef_.T + self.intercept_
+    return np.asarray(out).ravel() if np.ndim(self.coef_) == 1 else np.asarray(out)
 
   def _check_sparse_positive(self, X):
     if sp.issparse(X) and getattr(self, "positive", False):
       raise ValueError("positive=True is not supported with a sparse X yet; pass X dense.")
 
   def _store(self, res, X):
-    self.coef_ = _as_numpy(res.coef, X.dtype)[:X.shape[1]]
-    self.intercept_ = float(res.intercept)
-    self.n_iter_ = max(int(res.n_iter), 1)
+    coef = _as_numpy(res.coef, X.dtype)[:X.shape[1]]
+    intercept = _as_numpy(res.intercept, X.dtype)
+    if coef.ndim == 2 and coef.shape[1] == 1:   # a one-column y, squeezed as scikit-learn does
+      coef, intercept = coef[:, 0], intercept.reshape(())
+    if coef.ndim == 2:   # several targets: scikit-learn's (n_targets, n_features)
+      self.coef_, self.intercept_ = coef.T, intercept
+    else:
+      self.coef_, self.intercept_ = coef, float(intercept)
+    self.n_iter_ = max(int(np.max(np.asarray(res.n_iter))), 1)
     return self
+
+  def __sklearn_tags__(self):
+    tags = super().__sklearn_tags__()
+    tags.input_tags.sparse = self._accept_sparse
+    tags.target_tags.multi_output = self._multi_output
+    return tags
 
   def _fit_squared(self, X, y, pen, sample_weight, pad_columns=True, **kwargs):
     """`jaxreg.linear.fit` on `_squared_problem`; stores the result."""
@@ -243,6 +253,7 @@ class ElasticNet(_LinearRegressor):
   """
 
   _accept_sparse = True
+  _multi_output = True
 
   def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, max_iter=1000, tol=1e-4,
                warm_start=False, positive=False):
@@ -278,8 +289,16 @@ class ElasticNet(_LinearRegressor):
     if self.positive:
       pen = _penalties.NonNegative(pen)
     init = self.coef_ if self.warm_start and np.shape(getattr(self, "coef_", None)) == (
-        X.shape[1],) else None
+        X.shape[1],) and y.ndim == 1 else None
     kwargs = dict(tol=float(self.tol), max_iter=int(self.max_iter))
+    if y.ndim == 2:
+      # Several targets, each its own problem (scikit-learn's Lasso on a 2-D y).
+      if sp.issparse(X) or self.positive:
+        raise ValueError("a 2-D y is not supported with a sparse X or positive=True yet.")
+      init = init if init is None or np.ndim(init) == 2 else None
+      res = _linear_fit(X, y, pen, fit_intercept=bool(self.fit_intercept),
+                        sample_weight=sample_weight, **kwargs)
+      return self._store(res, X)
     if sp.issparse(X):
       # Never densified: the sparse working-set solver.
       res = _linear_fit(X, y, pen, fit_intercept=bool(self.fit_intercept),

@@ -78,6 +78,23 @@ def test_regressors_equal_sklearn(ours, theirs, r, positive, weighted):
     assert np.all(a.coef_ >= 0)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_several_targets_equal_sklearn(weighted):
+  """A 2-D y: one problem per column, coef_ (n_targets, n_features)."""
+  X, _, rng = _regression(seed=10)
+  Y = X[:, :4] @ rng.normal(size=(4, 3)) + rng.normal(size=(len(X), 3))
+  s = rng.uniform(0, 2, len(X)) if weighted else None
+  a = js.ElasticNet(alpha=0.1, l1_ratio=0.7, tol=1e-12).fit(X, Y, sample_weight=s)
+  b = sk.ElasticNet(alpha=0.1, l1_ratio=0.7, tol=1e-14, max_iter=100_000).fit(
+      X, Y, sample_weight=s)
+  assert a.coef_.shape == b.coef_.shape == (3, 10) and a.intercept_.shape == (3,)
+  np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-8)
+  np.testing.assert_allclose(a.intercept_, b.intercept_, atol=1e-8)
+  np.testing.assert_allclose(a.predict(X), b.predict(X), atol=1e-8)
+  one = js.Lasso(alpha=0.1).fit(X, Y[:, :1])
+  assert one.coef_.shape == (10,) and one.predict(X).shape == (len(X),)
+
+
 def test_float32_input_is_solved_in_float32():
   X, y, _ = _regression()
   a = js.Lasso(alpha=0.05).fit(X.astype(np.float32), y.astype(np.float32))
