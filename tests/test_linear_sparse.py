@@ -151,6 +151,11 @@ def test_bad_sparse_input_is_a_named_error():
     jr.linear.fit(X, y[:-1], jr.L1(0.1))
   with pytest.raises(ValueError, match="sample_weight must be >= 0"):
     jr.linear.fit(X, y, jr.L1(0.1), sample_weight=-np.ones(X.shape[0]))
+  for call in (lambda: jr.linear.path(X, y, jr.MCP(0.1, 3.0)),
+               lambda: jr.linear.tune(X, y, X, y, jr.L1(0.1)),
+               lambda: jr.linear.ridge_path(X, y, [0.1])):
+    with pytest.raises(TypeError, match="X is sparse, and this function needs it dense"):
+      call()
   Xb = jsparse.BCOO.from_scipy_sparse(X)
   with pytest.raises(TypeError, match="outside jax.jit"):
     jax.jit(lambda A: jr.linear.fit(A, y, jr.L1(0.1)).coef)(Xb)

@@ -42,6 +42,11 @@ def _check_numeric(a, name):
   """A TypeError unless ``a`` holds real numbers (bool and integers count)."""
   if a is None:
     raise TypeError(f"{name} must be an array, got None.")
+  from jaxreg.linear import _sparse   # a leaf module; imported here to keep this one light
+  if _sparse.is_sparse(a):
+    raise TypeError(f"{name} is sparse, and this function needs it dense. Sparse X is taken "
+                    "by enet_path, lasso_path, fit and cross_validate (squared loss with L1 or "
+                    f"ElasticNet); otherwise pass {name}.toarray().")
   if isinstance(a, jax.core.Tracer):
     dtype = a.dtype
   else:
