@@ -765,9 +765,9 @@ class ElasticNetCV(_LinearRegressor):
     if self.positive:
       if alphas is None:
         # scikit-learn's grid for positive=True (the largest positive correlation).
-        grid = _paths.alpha_grid(*_center(X, y, self.fit_intercept), jnp.asarray(r, X.dtype),
-                                 n_alphas, jnp.asarray(self.eps, X.dtype), positive=True)
-        kwargs["alphas"] = np.asarray(grid)
+        Xc, yc = _data.center(jnp.asarray(X), jnp.asarray(y), self.fit_intercept)[:2]
+        kwargs["alphas"] = np.asarray(_paths.alpha_grid(Xc, yc, r, n_alphas, float(self.eps),
+                                                        positive=True))
         kwargs.pop("n_alphas", None)
       kwargs["penalty"] = _penalties.NonNegative(_penalties.ElasticNet(1.0, r))
     return _cv.cross_validate(X, y, l1_ratio=r, **kwargs)
@@ -829,12 +829,6 @@ class ElasticNetCV(_LinearRegressor):
                               sample_weight=sample_weight, **kwargs), X)
     else:
       self._fit_squared(X, y, pen, sample_weight, **kwargs)
-
-
-def _center(X, y, fit_intercept):
-  if fit_intercept:
-    return X - X.mean(axis=0), y - y.mean()
-  return X, y
 
 
 class LassoCV(ElasticNetCV):

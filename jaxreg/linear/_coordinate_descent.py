@@ -728,21 +728,13 @@ def residual_solve(X, y, l1, l2, w0, tol_abs, max_iter, tol_rel=None):
   return out.coefs[0], out.dual_gaps[0], out.n_iter[0], out.converged[0]
 
 
-def _block_solve(Q, q, y2, k, l1, l2, w0, tol_abs, tol_rel, max_iter):
-  """One working set on its Gram block (Q, q, y2 = ‖y‖²; the first k slots
-  used, the rest zero padding), warm-started at w0: `_sub_solve`'s sweeps
-  with Newton steps and extrapolation, to a block gap of at most ``tol_abs``
-  after a sweep that moved no coefficient by more than ``tol_rel``·max|w|.
-  For the sparse solver's working sets. Returns (w, sweeps, whether the
-  last sweep was small)."""
-  wA, it, _, small = _sub_solve(_GramBlock(Q, q, y2), w0, k, l1, l2, tol_abs,
-                                jnp.zeros((), jnp.int32), max_iter, tol_rel=tol_rel)
-  return wA, it, small
-
-
-def _sparse_block_solve(block, k, l1, l2, w0, tol_abs, tol_rel, max_iter):
-  """`_block_solve` on a `_SparseBlock` (no Newton steps: they need the
-  Gram block). Returns (w, sweeps, whether the last sweep was small)."""
+def _block_solve(block, k, l1, l2, w0, tol_abs, tol_rel, max_iter):
+  """One working set, warm-started at w0, on its `_GramBlock` or
+  `_SparseBlock` (the first k slots used, the rest zero padding):
+  `_sub_solve`'s sweeps with extrapolation (and Newton steps on a Gram
+  block), to a block gap of at most ``tol_abs`` after a sweep that moved no
+  coefficient by more than ``tol_rel``·max|w|. For the sparse solver's
+  working sets. Returns (w, sweeps, whether the last sweep was small)."""
   wA, it, _, small = _sub_solve(block, w0, k, l1, l2, tol_abs, jnp.zeros((), jnp.int32),
                                 max_iter, tol_rel=tol_rel)
   return wA, it, small
@@ -804,7 +796,5 @@ def gram_solve(Q, q, l1, l2, w0, tol_rel, max_iter):
 gram_path = jax.jit(_gram_path, static_argnames=("max_iter",))
 #: The path maintaining the residual of centered (X, y).
 residual_path = jax.jit(_residual_path, static_argnames=("max_iter",))
-#: One warm-started working set on its Gram block (`_block_solve`).
+#: One warm-started working set on its Gram block or sparse columns (`_block_solve`).
 block_solve = jax.jit(_block_solve, static_argnames=("max_iter",))
-#: The same on its sparse columns (`_sparse_block_solve`).
-sparse_block_solve = jax.jit(_sparse_block_solve, static_argnames=("max_iter",))

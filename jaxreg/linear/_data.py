@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxreg import _checks
+from jaxreg.linear import _sparse
 
 __all__ = ["center", "check_Xy", "check_folds", "check_sample_weight", "float_dtype", "fold_masks",
            "kfold", "padded_size", "square_root_form", "weighted_rows"]
@@ -42,7 +43,6 @@ def _check_numeric(a, name):
   """A TypeError unless ``a`` holds real numbers (bool and integers count)."""
   if a is None:
     raise TypeError(f"{name} must be an array, got None.")
-  from jaxreg.linear import _sparse   # a leaf module; imported here to keep this one light
   if _sparse.is_sparse(a):
     raise TypeError(f"{name} is sparse, and this function needs it dense. Sparse X is taken "
                     "by enet_path, lasso_path, fit and cross_validate (squared loss with L1 or "

@@ -109,14 +109,19 @@ def check_alphas(alphas, dtype, allow_zero=False):
 def alpha_grid(Xc, yc, l1_ratio, n_alphas, eps, positive=False):
   """scikit-learn's default grid: α_max = max|Xᵀy|/(n·r) down to eps·α_max
   (max(0, max Xᵀy)/(n·r) with ``positive``, as scikit-learn ≥ 1.8)."""
-  n = Xc.shape[0]
-  corr = Xc.T @ yc
+  return grid_from_correlations(Xc.T @ yc, Xc.shape[0], l1_ratio, n_alphas, eps, positive)
+
+
+def grid_from_correlations(corr, n, l1_ratio, n_alphas, eps, positive=False):
+  """`alpha_grid` from the correlations X_cᵀy_c, however they were computed
+  (a sparse X gives them without X_c)."""
+  corr = jnp.asarray(corr)
   top = jnp.maximum(jnp.max(corr), 0.0) if positive else jnp.max(jnp.abs(corr))
   alpha_max = top / (n * l1_ratio)
-  res = jnp.finfo(Xc.dtype).resolution
-  grid = jnp.exp(jnp.linspace(0.0, jnp.log(eps), n_alphas)).astype(Xc.dtype) * alpha_max
+  res = jnp.finfo(corr.dtype).resolution
+  grid = jnp.exp(jnp.linspace(0.0, jnp.log(eps), n_alphas)).astype(corr.dtype) * alpha_max
   # All-zero data (α_max = 0) gets scikit-learn's constant tiny grid.
-  return jnp.where(alpha_max <= res, jnp.full((n_alphas,), res, Xc.dtype), grid)
+  return jnp.where(alpha_max <= res, jnp.full((n_alphas,), res, corr.dtype), grid)
 
 
 def tol_floor(dtype):
@@ -468,10 +473,7 @@ def sparse_enet_path(X, y, l1_ratio=1.0, alphas=None, n_alphas=100, eps=1e-3, fi
       raise ValueError("l1_ratio=0 needs explicit alphas (the default grid divides by l1_ratio).")
     n_alphas = _check_positive_int(n_alphas, "n_alphas")
     eps = _check_positive_float(eps, "eps")
-    alpha_max = np.max(np.abs(des.rmatvec(yc))) / (n * r)
-    res = np.finfo(dtype).resolution
-    alphas = (np.full(n_alphas, res, dtype) if alpha_max <= res else
-              (np.exp(np.linspace(0.0, np.log(eps), n_alphas)) * alpha_max).astype(dtype))
+    alphas = np.asarray(grid_from_correlations(des.rmatvec(yc), n, r, n_alphas, eps), dtype)
   else:
     alphas = np.asarray(check_alphas(alphas, dtype))
   out = _sparse_ws.enet_path(des, yc, (n * r) * alphas, (n * (1.0 - r)) * alphas, tol, max_iter,

@@ -120,12 +120,10 @@ def _sparse_block(design, yc, cols, col_s, sq_norms):
   return block, where, Kh + len(light)
 
 
-def _state(design, yc, w, l1, l2):
+def _residual(design, yc, w):
+  """(X_cᵀr, ‖r‖², rᵀy_c) at w: what the gap needs, for any (l1, l2)."""
   r = yc - design.matvec(w)
-  xtr = design.rmatvec(r)
-  r2, ry = float(r @ r), float(r @ yc)
-  gap = float(_gap(w, xtr, l1, l2, r2, ry))
-  return xtr, gap
+  return design.rmatvec(r), float(r @ r), float(r @ yc)
 
 
 def enet_path(design, yc, l1s, l2s, tol, max_iter, w0=None):
@@ -153,9 +151,10 @@ def enet_path(design, yc, l1s, l2s, tol, max_iter, w0=None):
   usable = sq_norms > 0
   col_s = design.X.T @ (np.ones(n, dtype) if design.s is None else design.s)
   w = np.zeros(p, dtype) if w0 is None else np.asarray(w0, dtype).copy()
+  xtr, r2, ry = _residual(design, yc, w)   # carried from one α to the next
   out_w, out_gap, out_it, out_ok = [], [], [], []
   for l1, l2 in zip(np.asarray(l1s, dtype), np.asarray(l2s, dtype)):
-    xtr, gap = _state(design, yc, w, l1, l2)
+    gap = float(_gap(w, xtr, l1, l2, r2, ry))
     sweeps, small, ok = 0, False, False
     size = _FIRST
     if not w.any() and np.max(np.abs(xtr)) <= l1 * (1 + 100 * np.finfo(dtype).eps):
@@ -181,23 +180,21 @@ def enet_path(design, yc, l1s, l2s, tol, max_iter, w0=None):
         block, where, k_used = _sparse_block(design, yc, cols, col_s, sq_norms)
         wA0 = np.zeros(block.d.shape[0], dtype)
         wA0[where] = w[cols]
-        wA, it, sub_ok = _cd.sparse_block_solve(block, k_used, l1, l2, wA0, tol_abs, tol,
-                                                max_iter=max_iter)
-        coef = np.asarray(wA)[where]
       else:
-        K = _capacity(len(cols))
-        pad = K - len(cols)
-        G = np.pad(design.gram(cols), ((0, pad), (0, pad)))
-        q = np.pad(xty[cols], (0, pad))
+        pad = _capacity(len(cols)) - len(cols)
+        block = _cd._GramBlock(np.pad(design.gram(cols), ((0, pad), (0, pad))),
+                               np.pad(xty[cols], (0, pad)), y2)
+        where, k_used = np.arange(len(cols)), len(cols)
         wA0 = np.pad(w[cols], (0, pad))
-        wA, it, sub_ok = _cd.block_solve(G, q, y2, len(cols), l1, l2, wA0, tol_abs, tol,
-                                         max_iter=max_iter)
-        coef = np.asarray(wA)[:len(cols)]
+      wA, it, sub_ok = _cd.block_solve(block, k_used, l1, l2, wA0, tol_abs, tol,
+                                       max_iter=max_iter)
+      coef = np.asarray(wA)[where]
       sweeps += int(it)
       w = np.zeros(p, dtype)
       w[cols] = coef
       small = bool(sub_ok)
-      xtr, gap = _state(design, yc, w, l1, l2)
+      xtr, r2, ry = _residual(design, yc, w)
+      gap = float(_gap(w, xtr, l1, l2, r2, ry))
       if violators:
         size = min(2 * size, p)
     out_w.append(w.copy())
