@@ -151,6 +151,16 @@ def _reduce(X, y, s, *, fit_intercept, p_b, m_b):
   return A, b, x_mean, y_mean
 
 
+def _weight_total(sample_weight, X):
+  """Σᵢ sᵢ of valid weights (n for None): the scale scikit-learn's
+  classifiers and Ridge put the penalty against."""
+  n = X.shape[0]
+  if sample_weight is None:
+    return float(n)
+  _data.check_sample_weight(sample_weight, n, X.dtype)
+  return float(np.sum(np.broadcast_to(np.asarray(sample_weight, dtype=X.dtype), (n,))))
+
+
 def _as_numpy(a, dtype):
   return np.asarray(jax.device_get(a), dtype=dtype)
 
@@ -367,9 +377,7 @@ class Ridge(_LinearRegressor):
     """Fits the model; ``sample_weight``: None or (n,) weights ≥ 0. Returns self."""
     X, y = self._validate(X, y)
     _check_number(self.alpha, "alpha")
-    _data.check_sample_weight(sample_weight, X.shape[0], X.dtype)
-    total = float(X.shape[0]) if sample_weight is None else float(
-        np.sum(np.broadcast_to(np.asarray(sample_weight, dtype=X.dtype), (X.shape[0],))))
+    total = _weight_total(sample_weight, X)
     return self._fit_squared(X, y, _penalties.L2(float(self.alpha) / total), sample_weight)
 
 
@@ -427,8 +435,8 @@ class SparseLinearModel(_LinearRegressor):
 
   @_x64
   def fit(self, X, y, sample_weight=None):
-    """Fits the model; ``sample_weight`` (squared datafit only): None or (n,)
-    weights ≥ 0. Returns self."""
+    """Fits the model; ``sample_weight``: None or (n,) weights ≥ 0, not all 0
+    (the datafit becomes the weighted mean of the row losses). Returns self."""
     X, y = self._validate(X, y)
     if self._datafit_name() in ("logistic", "multinomial"):
       raise ValueError(f"datafit={self.datafit!r} is a classifier's; use "
@@ -491,17 +499,20 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
                        f"data contains only one class: {self.classes_[0]!r}.")
     return X, codes
 
-  def _fit_codes(self, X, codes, C):
-    """(coef (K', p), intercept (K',), n_iter) at strength C on all rows."""
+  def _fit_codes(self, X, codes, C, sample_weight=None):
+    """(coef (K', p), intercept (K',), n_iter) at strength C on all rows.
+
+    With weights the objective is C Σᵢ sᵢℓᵢ + pen(w), scikit-learn's: in
+    jaxreg's mean scaling, the penalty at α = 1/(C Σᵢ sᵢ)."""
     _check_number(C, "C", low_open=True)
     K = len(self.classes_)
-    alpha = 1.0 / (X.shape[0] * float(C))
+    alpha = 1.0 / (_weight_total(sample_weight, X) * float(C))
     pen = _logistic_penalty(self.penalty, self.l1_ratio, alpha)
     loss = "logistic" if K == 2 else "multinomial"
     Xp = self._padded_columns(X)
     res = _linear_fit(Xp, codes.astype(X.dtype) if K == 2 else codes, pen, loss=loss,
                       fit_intercept=bool(self.fit_intercept), tol=float(self.tol),
-                      max_iter=int(self.max_iter))
+                      max_iter=int(self.max_iter), sample_weight=sample_weight)
     coef = _as_numpy(res.coef, X.dtype)[:X.shape[1]]
     intercept = np.atleast_1d(_as_numpy(res.intercept, X.dtype))
     if K == 2:
@@ -587,12 +598,22 @@ class LogisticRegression(_LogisticBase):
     self.max_iter = max_iter
 
   @_x64
-  def fit(self, X, y):
-    """Fits the model on labels of any type (two or more classes). Returns self."""
+  def fit(self, X, y, sample_weight=None):
+    """Fits the model on labels of any type (two or more classes).
+
+    Args:
+      X: (n, p) data.
+      y: (n,) labels.
+      sample_weight: None or (n,) weights ≥ 0, not all 0 (0 removes a row;
+        the objective is C Σᵢ sᵢℓᵢ + pen(w), as scikit-learn's).
+
+    Returns:
+      self.
+    """
     X, codes = self._validate(X, y)
     _check_number(self.tol, "tol", low_open=True)
     _check_number(self.max_iter, "max_iter", low=1, integer=True)
-    (self.coef_, self.intercept_), it = self._fit_codes(X, codes, self.C)
+    (self.coef_, self.intercept_), it = self._fit_codes(X, codes, self.C, sample_weight)
     self.n_iter_ = np.array([max(it, 1)])
     return self
 
@@ -650,11 +671,14 @@ class LogisticRegressionCV(_LogisticBase):
       raise ValueError(f"Cs must be an int or a 1-d array of finite C > 0, got {self.Cs!r}.")
     return Cs
 
-  def _fold_scores(self, X, codes, y, train, test, Cs, scorer):
+  def _fold_scores(self, X, codes, y, train, test, Cs, scorer, sample_weight):
     K = len(self.classes_)
     order = np.argsort(Cs)
-    n_tr = len(train)
-    alphas = 1.0 / (n_tr * Cs[order])  # decreasing: strongest penalty first
+    sw_tr = None if sample_weight is None else sample_weight[train]
+    total = float(len(train)) if sw_tr is None else float(np.sum(sw_tr))
+    if not total > 0:
+      raise ValueError("sample_weight is zero on every row of a training fold.")
+    alphas = 1.0 / (total * Cs[order])  # decreasing: strongest penalty first
     pen = _logistic_penalty(self.penalty, self.l1_ratio, 1.0)
     y_tr = codes[train]
     if len(np.unique(y_tr)) < K:
@@ -664,7 +688,7 @@ class LogisticRegressionCV(_LogisticBase):
                       pen,
                       datafit="logistic" if K == 2 else "multinomial", alphas=alphas,
                       fit_intercept=bool(self.fit_intercept), tol=float(self.tol),
-                      max_iter=int(self.max_iter))
+                      max_iter=int(self.max_iter), sample_weight=sw_tr)
     coefs = _as_numpy(res.coefs, X.dtype)[:, :X.shape[1]]
     intercepts = _as_numpy(res.intercepts, X.dtype)
     scores = np.empty(len(Cs))
@@ -675,26 +699,44 @@ class LogisticRegressionCV(_LogisticBase):
         probe.coef_, probe.intercept_ = coefs[k][None, :], np.atleast_1d(intercepts[k])
       else:
         probe.coef_, probe.intercept_ = coefs[k].T, intercepts[k]
-      scores[j] = scorer(probe, X[test], y[test])
+      if sample_weight is None:
+        scores[j] = scorer(probe, X[test], y[test])
+      else:   # held-out rows weighted too, as scikit-learn's
+        scores[j] = scorer(probe, X[test], y[test], sample_weight=sample_weight[test])
     return scores
 
   @_x64
-  def fit(self, X, y):
-    """Cross-validates C, then refits on all rows. Returns self."""
+  def fit(self, X, y, sample_weight=None):
+    """Cross-validates C, then refits on all rows.
+
+    Args:
+      X: (n, p) data.
+      y: (n,) labels.
+      sample_weight: None or (n,) weights ≥ 0, not all 0: each fold is
+        fitted with its training rows' weights (C Σᵢ sᵢℓᵢ + pen(w)) and
+        scored with its held-out rows' weights, as scikit-learn's.
+
+    Returns:
+      self.
+    """
     X, codes = self._validate(X, y)
     y = np.asarray(self.classes_[codes])
     _check_number(self.tol, "tol", low_open=True)
     _check_number(self.max_iter, "max_iter", low=1, integer=True)
+    if sample_weight is not None:
+      _data.check_sample_weight(sample_weight, X.shape[0], X.dtype)
+      sample_weight = np.broadcast_to(np.asarray(sample_weight, dtype=X.dtype), (X.shape[0],))
     Cs = self._grid()
     _logistic_penalty(self.penalty, self.l1_ratio, 1.0)  # validates before the folds
     folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
     scorer = check_scoring(LogisticRegression(), scoring=self.scoring)
-    scores = np.stack([self._fold_scores(X, codes, y, tr, te, Cs, scorer) for tr, te in folds])
+    scores = np.stack([self._fold_scores(X, codes, y, tr, te, Cs, scorer, sample_weight)
+                       for tr, te in folds])
     best = int(np.argmax(scores.mean(axis=0)))
     self.Cs_ = Cs
     self.C_ = np.array([Cs[best]])
     self.scores_ = {c: scores for c in self.classes_}
-    (self.coef_, self.intercept_), it = self._fit_codes(X, codes, Cs[best])
+    (self.coef_, self.intercept_), it = self._fit_codes(X, codes, Cs[best], sample_weight)
     self.n_iter_ = np.array([max(it, 1)])
     return self
 

@@ -2,6 +2,7 @@
 
 import warnings
 
+import jax
 import numpy as np
 import pytest
 from sklearn import datasets, linear_model
@@ -90,3 +91,32 @@ def test_cv_bad_input():
     jr.linear.cross_validate(X, y, l1_ratio=-0.1)
   with pytest.raises(ValueError, match="different numbers"):
     jr.linear.cross_validate(X, y[:10])
+
+
+@pytest.mark.parametrize("datafit,penalty", [("logistic", jr.L1(1.0)), ("squared", jr.MCP(1.0, 3.0))],
+                         ids=["logistic-l1", "squared-mcp"])
+def test_weighted_generic_cv_equals_cv_on_repeated_rows(datafit, penalty):
+  """Integer weights k: the grid, every fold's held-out loss and the refit
+  of the data with row i repeated kᵢ times (its copies in row i's folds)."""
+  rng = np.random.default_rng(11)
+  n = 45
+  X = rng.normal(size=(n, 5))
+  y = X @ rng.normal(size=5) + rng.normal(size=n)
+  if datafit == "logistic":
+    y = (y > 0).astype(float)
+  k = rng.integers(0, 3, size=n)
+  k[:3] = (0, 2, 1)
+  rep = np.repeat(np.arange(n), k)
+  folds = [(np.flatnonzero(np.arange(n) % 3 != f), np.flatnonzero(np.arange(n) % 3 == f))
+           for f in range(3)]
+  copies = lambda rows: np.flatnonzero(np.isin(rep, rows))
+  rep_folds = [(copies(tr), copies(te)) for tr, te in folds]
+  with jax.enable_x64(True):
+    a = jr.linear.cross_validate(X, y, penalty=penalty, datafit=datafit, cv=folds, n_alphas=5,
+                                 tol=1e-10, sample_weight=k)
+    b = jr.linear.cross_validate(X[rep], y[rep], penalty=penalty, datafit=datafit,
+                                 cv=rep_folds, n_alphas=5, tol=1e-10)
+  np.testing.assert_allclose(a.alphas, b.alphas, rtol=1e-12)
+  np.testing.assert_allclose(a.mse_path, b.mse_path, rtol=1e-9, atol=1e-12)
+  np.testing.assert_allclose(a.coefs, b.coefs, atol=1e-8)
+  assert np.any(np.asarray(a.coefs) != 0)

@@ -5,6 +5,8 @@ against jax.grad and central finite differences in NumPy, Hessian diagonals
 against jax.hessian, optimal intercepts against scipy.optimize.
 """
 
+import types
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -436,3 +438,89 @@ def test_datafits_are_immutable():
     dfs.Huber().epsilon = 2.0
   with pytest.raises(AttributeError):
     dfs.Squared().curvature = 3.0
+
+
+# ------------------------------------------------------------- weighted ---
+
+def _weights(n, seed):
+  """Integer weights with a zero and a repeat, so that repetition is an oracle."""
+  k = np.random.default_rng(seed).integers(0, 4, size=n).astype(float)
+  k[:2] = (0.0, 3.0)
+  return k
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_weighted_equals_repeated_rows(x64, name):
+  """Integer weights k: the value, the gradient (summed over the copies of a
+  row), the Hessian diagonal and the best intercept at W = 0 of the data
+  with row i repeated kᵢ times (weight 0: absent)."""
+  y, eta = _problem(name, n=8, T=3, seed=4)
+  k = _weights(8, 4)
+  rep = np.repeat(np.arange(8), k.astype(int))
+  base = dfs.get(name)
+  df = dfs.Weighted(base, 2.5 * k)      # the scale of the weights does not matter
+  y_, e_ = jnp.asarray(y), jnp.asarray(eta)
+  np.testing.assert_allclose(df.value(y_, e_), base.value(y_[rep], e_[rep]), rtol=1e-13)
+  sums = lambda a: np.asarray(jax.ops.segment_sum(a, rep, 8))
+  np.testing.assert_allclose(df.gradient(y_, e_), sums(base.gradient(y_[rep], e_[rep])),
+                             atol=1e-15)
+  np.testing.assert_allclose(df.hessian_diag(y_, e_), sums(base.hessian_diag(y_[rep], e_[rep])),
+                             atol=1e-15)
+  if name != "huber":   # Huber's start is a median, not an optimum
+    np.testing.assert_allclose(df.intercept_start(y_), base.intercept_start(y_[rep]), atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_weighted_conjugate_matches_a_numerical_supremum(x64, name):
+  """F_s*(u) against sup_η ⟨u, η⟩ − F_s(η) by BFGS, at the weighted
+  gradient made feasible and shrunk (rows of weight 0 carry u = 0)."""
+  y, eta = _problem(name, n=6, T=3, seed=5)
+  df = dfs.Weighted(name, _weights(6, 5))
+  y_, e_ = jnp.asarray(y), jnp.asarray(eta)
+  u = df.feasible_dual(y_, df.gradient(y_, e_))
+  np.testing.assert_allclose(jnp.sum(u, axis=0), 0.0, atol=1e-14)
+  assert np.all(np.asarray(u[0]) == 0.0)
+  jitted = types.SimpleNamespace(value=jax.jit(df.value))   # BFGS calls it often
+  for s in (1.0, 0.6):
+    want = _numeric_conjugate(jitted, y, np.asarray(s * u))
+    np.testing.assert_allclose(float(df.conjugate(y_, s * u)), want, rtol=1e-7, atol=1e-9)
+  # Fenchel-Young: equality at u = ∇F_s(η), and a row of weight 0 with uᵢ ≠ 0 is infeasible.
+  g = df.gradient(y_, e_)
+  np.testing.assert_allclose(df.value(y_, e_) + df.conjugate(y_, g), jnp.sum(g * e_), atol=1e-13)
+  assert np.isinf(float(df.conjugate(y_, g.at[0, 0].set(1e-3))))
+
+
+def test_weighted_is_a_pytree_new_weights_do_not_recompile(x64):
+  y, eta = _problem("logistic", n=6, T=1, seed=6)
+  traces = []
+
+  @jax.jit
+  def value(df):
+    traces.append(1)
+    return df.value(jnp.asarray(y), jnp.asarray(eta))
+
+  a = value(dfs.Weighted("logistic", np.ones(6)))
+  b = value(dfs.Weighted("logistic", np.arange(6.0)))
+  assert len(traces) == 1 and float(a) != float(b)
+  assert dfs.Weighted("poisson", np.ones(3)) == dfs.Weighted(dfs.Poisson(), np.ones(3))
+  assert dfs.Weighted("poisson", np.ones(3)).name == "poisson"
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.ones((3, 1)), "sample_weight must be a 1-D array"),
+    (np.array([1.0, -1.0, 1.0]), "sample_weight must be >= 0; entry 1"),
+    (np.array([1.0, np.nan, 1.0]), "sample_weight contains NaN"),
+    (np.zeros(3), "every weight is zero"),
+    (np.array(["a", "b", "c"]), "sample_weight must be numeric"),
+])
+def test_weighted_bad_weights_are_named_errors(bad, match):
+  with pytest.raises(ValueError, match=match):
+    dfs.Weighted("logistic", bad)
+
+
+def test_weighted_wrong_length_and_nesting_are_named_errors():
+  df = dfs.Weighted("squared", np.ones(3))
+  with pytest.raises(ValueError, match="sample_weight has 3 entries but the data has 4 rows"):
+    df.value(jnp.zeros((4, 1)), jnp.zeros((4, 1)))
+  with pytest.raises(ValueError, match="already Weighted"):
+    dfs.Weighted(df, np.ones(3))

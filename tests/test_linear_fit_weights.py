@@ -1,7 +1,8 @@
 """``jr.linear.fit(..., sample_weight=, init=)`` against scikit-learn and brute force.
 
-Oracles: scikit-learn's ``Lasso`` / ``ElasticNet`` with ``sample_weight``
-(which rescale the weights to sum to n, the semantics jaxreg follows), and
+Oracles: scikit-learn's ``Lasso`` / ``ElasticNet``, ``LogisticRegression``
+(binary and multinomial) and ``PoissonRegressor`` with ``sample_weight``
+(the weighted mean loss: the semantics jaxreg follows), and
 repetition: an integer weight k must give the fit on the data with that
 row repeated k times (weight 0: the row removed), for penalties scikit-learn
 does not have.
@@ -12,6 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn.linear_model import ElasticNet as SkElasticNet
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+from sklearn.linear_model import PoissonRegressor as SkPoissonRegressor
 
 import jaxreg as jr
 from jaxreg.linear._data import check_sample_weight, square_root_form, weighted_rows
@@ -116,11 +119,99 @@ def test_bad_sample_weight_is_a_named_error(bad, match):
     jr.linear.fit(X, y, jr.L1(0.1), sample_weight=bad)
 
 
-def test_sample_weight_needs_the_squared_loss():
-  X, y, _ = _data()
-  with pytest.raises(ValueError, match="sample_weight is supported for the squared loss"):
-    jr.linear.fit(X, (y > 2).astype(float), jr.L1(0.01), loss="logistic",
-                  sample_weight=np.ones(60))
+def _log_loss_objective(X, y, W, b, s, a2):
+  """(1/Σs) Σᵢ sᵢ ℓᵢ + (a2/2)‖W‖², ℓ the binary or multinomial log-loss,
+  written here from its definition (labels y as integer codes)."""
+  Z = X @ W.reshape(X.shape[1], -1) + np.reshape(b, (1, -1))
+  if Z.shape[1] == 1:
+    z = Z[:, 0]
+    loss = np.logaddexp(0.0, z) - y * z
+  else:
+    m = Z.max(axis=1, keepdims=True)
+    lse = (m + np.log(np.exp(Z - m).sum(axis=1, keepdims=True)))[:, 0]
+    loss = lse - Z[np.arange(len(y)), y]
+  return np.sum(s * loss) / np.sum(s) + 0.5 * a2 * np.sum(W * W)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_weighted_logistic_equals_sklearn(n_classes, fit_intercept):
+  # scikit-learn minimises C Σᵢ sᵢℓᵢ + ½‖w‖²: jaxreg's mean scaling at α = 1/(C Σᵢ sᵢ).
+  X, _, rng = _data(n=80, p=5, seed=5)
+  y = rng.integers(0, n_classes, size=80)
+  s = rng.uniform(0.0, 3.0, size=80)
+  s[:7] = 0.0
+  C = 0.3
+  sk = SkLogisticRegression(C=C, tol=1e-13, max_iter=100_000,
+                            fit_intercept=fit_intercept).fit(X, y, sample_weight=s)
+  a2 = 1.0 / (C * s.sum())
+  with jax.enable_x64(True):
+    res = jr.linear.fit(X, y.astype(float) if n_classes == 2 else y, jr.L2(a2),
+                        loss="logistic" if n_classes == 2 else "multinomial",
+                        fit_intercept=fit_intercept, sample_weight=s)
+  W = np.asarray(res.coef).reshape(5, -1)
+  b = np.atleast_1d(np.asarray(res.intercept))
+  skW, skb = sk.coef_.T, sk.intercept_
+  ours = _log_loss_objective(X, y, W, b, s, a2)
+  theirs = _log_loss_objective(X, y, skW, skb, s, a2)
+  assert ours <= theirs * (1 + 1e-10)
+  assert abs(ours - theirs) <= 1e-8 * theirs
+  np.testing.assert_allclose(W, skW, atol=1e-6)
+  assert bool(res.converged)
+
+
+def test_weighted_poisson_equals_sklearn():
+  X, _, rng = _data(n=80, p=5, seed=6)
+  X = X / X.std(axis=0)
+  y = rng.poisson(np.exp(0.3 * X[:, 0] - 0.2 * X[:, 1] + 0.5))
+  s = rng.uniform(0.0, 2.0, size=80)
+  s[:5] = 0.0
+  sk = SkPoissonRegressor(alpha=0.05, tol=1e-13, max_iter=100_000).fit(X, y, sample_weight=s)
+  with jax.enable_x64(True):
+    res = jr.linear.fit(X, y, jr.L2(0.05), loss="poisson", sample_weight=s)
+  np.testing.assert_allclose(res.coef, sk.coef_, atol=1e-7)
+  np.testing.assert_allclose(res.intercept, sk.intercept_, atol=1e-7)
+
+
+@pytest.mark.parametrize("loss,penalty", [
+    ("logistic", jr.L1(0.02)),
+    ("logistic", jr.ElasticNet(0.03, 0.5)),
+    ("multinomial", jr.GroupLasso(0.02, axis=1)),
+    ("poisson", jr.L1(0.02)),
+    ("huber", jr.MCP(0.05, gamma=3.0)),
+], ids=["logistic-l1", "logistic-enet", "multinomial-group", "poisson-l1", "huber-mcp"])
+def test_integer_weights_equal_repeated_rows_for_every_datafit(loss, penalty):
+  X, y, rng = _data(n=50, p=6, seed=7)
+  X = X / X.std(axis=0)
+  if loss == "logistic":
+    y = (y > np.median(y)).astype(float)
+  elif loss == "multinomial":
+    y = np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))
+  elif loss == "poisson":
+    y = rng.poisson(np.exp(0.3 * X[:, 0]))
+  k = rng.integers(0, 4, size=50)
+  k[:2] = (0, 3)
+  rep = np.repeat(np.arange(50), k)
+  with jax.enable_x64(True):
+    a = jr.linear.fit(X, y, penalty, loss=loss, sample_weight=k, tol=1e-12)
+    b = jr.linear.fit(X[rep], y[rep], penalty, loss=loss, tol=1e-12)
+  assert np.any(np.asarray(a.coef) != 0)
+  np.testing.assert_allclose(a.coef, b.coef, atol=1e-8)
+  np.testing.assert_allclose(a.intercept, b.intercept, atol=1e-8)
+  np.testing.assert_array_equal(np.asarray(a.coef) != 0, np.asarray(b.coef) != 0)
+
+
+def test_weighted_logistic_is_differentiable_in_alpha():
+  X, y, rng = _data(seed=8)
+  y = (y > np.median(y)).astype(float)
+  s = rng.uniform(0.5, 2.0, size=X.shape[0])
+  with jax.enable_x64(True):
+    f = lambda a: jnp.sum(jr.linear.fit(X, y, jr.L1(a), loss="logistic", tol=1e-12,
+                                        sample_weight=s).coef ** 2)
+    g = jax.grad(f)(0.02)
+    h = 1e-6
+    fd = (f(0.02 + h) - f(0.02 - h)) / (2 * h)
+  np.testing.assert_allclose(g, fd, rtol=1e-5)
 
 
 @pytest.mark.parametrize("penalty", [jr.L1(0.05), jr.MCP(0.05, gamma=3.0)], ids=["l1", "mcp"])

@@ -1,10 +1,12 @@
 """``enet_path`` / ``lasso_path`` with ``positive=`` and ``sample_weight=``,
-against scikit-learn's ``ElasticNet`` at every α of the path (float64)."""
+against scikit-learn's ``ElasticNet`` at every α of the path (float64);
+``path`` and ``logistic_path`` with ``sample_weight=`` against scikit-learn's
+``LogisticRegression`` and against repeated rows."""
 
 import jax
 import numpy as np
 import pytest
-from sklearn.linear_model import ElasticNet
+from sklearn.linear_model import ElasticNet, LogisticRegression
 
 import jaxreg as jr
 
@@ -68,3 +70,69 @@ def test_positive_with_sparse_is_a_named_error():
   X, y, _ = _data()
   with pytest.raises(ValueError, match="positive=True is not supported with a sparse X"):
     jr.linear.lasso_path(sp.csr_array(X), y, positive=True)
+
+
+def _labels(y):
+  return (y > np.median(y)).astype(float)
+
+
+@pytest.mark.parametrize("entry", ["path", "logistic_path"])
+def test_weighted_logistic_path_equals_sklearn_at_every_alpha(entry):
+  # α = 1/(C Σᵢ sᵢ) is LogisticRegression(C).fit(X, y, sample_weight=s).
+  X, y, rng = _data(n=60, p=6, seed=3)
+  y = _labels(y)
+  s = rng.uniform(0, 2, size=60)
+  s[:5] = 0
+  Cs = np.array([0.02, 0.2, 2.0])
+  alphas = 1.0 / (Cs * s.sum())
+  with jax.enable_x64(True):
+    if entry == "path":
+      res = jr.linear.path(X, y, jr.L2(1.0), "logistic", alphas=alphas, tol=1e-12,
+                           sample_weight=s)
+    else:
+      res = jr.linear.logistic_path(X, y, "l2", alphas=alphas, tol=1e-12, sample_weight=s)
+  assert bool(np.all(res.converged))
+  for a, w, b in zip(np.asarray(res.alphas), np.asarray(res.coefs), np.asarray(res.intercepts)):
+    ref = LogisticRegression(C=float(1.0 / (a * s.sum())), tol=1e-13,
+                             max_iter=100_000).fit(X, y, sample_weight=s)
+    np.testing.assert_allclose(w, ref.coef_[0], atol=1e-7)
+    np.testing.assert_allclose(b, ref.intercept_[0], atol=1e-7)
+
+
+@pytest.mark.parametrize("datafit,penalty", [("logistic", jr.L1(1.0)), ("poisson", jr.L1(1.0)),
+                                             ("squared", jr.MCP(1.0, gamma=3.0)),
+                                             ("multitask", jr.GroupLasso(1.0, axis=1))])
+def test_weighted_path_equals_the_path_on_repeated_rows(datafit, penalty):
+  """Integer weights k: the path (default grid included: α_max is the
+  weighted one) of the data with row i repeated kᵢ times."""
+  X, y, rng = _data(n=40, p=6, seed=4)
+  if datafit == "logistic":
+    y = _labels(y)
+  elif datafit == "poisson":
+    y = rng.poisson(np.exp(0.3 * X[:, 0])).astype(float)
+  elif datafit == "multitask":
+    y = np.stack([y, X[:, 1] + rng.normal(size=40)], axis=1)
+  k = rng.integers(0, 4, size=40)
+  k[:2] = (0, 3)
+  rep = np.repeat(np.arange(40), k)
+  with jax.enable_x64(True):
+    a = jr.linear.path(X, y, penalty, datafit, n_alphas=5, eps=0.05, tol=1e-12,
+                       sample_weight=k)
+    b = jr.linear.path(X[rep], y[rep], penalty, datafit, n_alphas=5, eps=0.05, tol=1e-12)
+  np.testing.assert_allclose(a.alphas, b.alphas, rtol=1e-12)
+  np.testing.assert_allclose(a.coefs, b.coefs, atol=1e-8)
+  np.testing.assert_allclose(a.intercepts, b.intercepts, atol=1e-8)
+  assert np.any(np.asarray(a.coefs) != 0)
+
+
+def test_weighted_logistic_path_default_grid_is_the_weighted_alpha_max():
+  X, y, rng = _data(n=40, p=6, seed=5)
+  y = _labels(y)
+  k = rng.integers(0, 4, size=40)
+  k[0] = 1
+  rep = np.repeat(np.arange(40), k)
+  with jax.enable_x64(True):
+    a = jr.linear.logistic_path(X, y, n_alphas=4, sample_weight=k)
+    b = jr.linear.logistic_path(X[rep], y[rep], n_alphas=4)
+  np.testing.assert_allclose(a.alphas, b.alphas, rtol=1e-12)
+  np.testing.assert_allclose(a.coefs, b.coefs, atol=1e-7)

@@ -209,6 +209,46 @@ def test_logistic_cv_equals_sklearn():
   np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_weighted_logistic_equals_sklearn(k):
+  """C Σᵢ sᵢℓᵢ + ½‖w‖²: zero weights, a weighted multinomial, same probabilities."""
+  X, y = _classes(k=k, seed=8)
+  s = np.random.default_rng(8).uniform(0, 3, size=len(y))
+  s[:10] = 0
+  a = js.LogisticRegression(C=0.5, tol=1e-10).fit(X, y, sample_weight=s)
+  b = sk.LogisticRegression(C=0.5, tol=1e-12, max_iter=10_000).fit(X, y, sample_weight=s)
+  np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-6)
+
+
+def test_weighted_logistic_cv_equals_sklearn():
+  """Folds fitted with their training weights and scored with their held-out weights."""
+  X, y = _classes(n=150, k=2, seed=9)
+  s = np.random.default_rng(9).uniform(0, 2, size=len(y))
+  folds = list(StratifiedKFold(3).split(X, y))
+  Cs = [0.01, 0.1, 1.0, 10.0]
+  a = js.LogisticRegressionCV(Cs=Cs, cv=folds, tol=1e-10).fit(X, y, sample_weight=s)
+  b = sk.LogisticRegressionCV(Cs=Cs, cv=folds, tol=1e-12, max_iter=10_000).fit(
+      X, y, sample_weight=s)
+  np.testing.assert_allclose(a.scores_["bee"], b.scores_["bee"])
+  assert a.C_[0] == b.C_[0]
+  np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-5, atol=1e-6)
+
+
+def test_weighted_poisson_model_equals_sklearn():
+  X, _, rng = _regression(n=100, p=6, seed=10)
+  counts = rng.poisson(np.exp(0.3 * X[:, 0]))
+  s = rng.uniform(0, 2, size=100)
+  s[:5] = 0
+  ours = js.SparseLinearModel(jr.L2(1.0), "poisson", alpha=0.02, tol=1e-10).fit(
+      X, counts, sample_weight=s)
+  ref = sk.PoissonRegressor(alpha=0.02, tol=1e-12, max_iter=10_000).fit(X, counts,
+                                                                         sample_weight=s)
+  np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-5, atol=1e-7)
+
+
 def test_sparse_linear_model_takes_any_penalty_and_datafit():
   X, y, rng = _regression(n=100, p=8, seed=6)
   mcp = js.SparseLinearModel(jr.MCP(1.0, gamma=3.0), alpha=0.1).fit(X, y)
@@ -270,6 +310,10 @@ def test_feature_names_from_a_dataframe():
     (lambda: js.Ridge(), "zero_w", "every weight is zero"),
     (lambda: js.ElasticNet(), "short_w", r"sample_weight must be a scalar or have shape \(80,\)"),
     (lambda: js.LogisticRegression(), "one_class", "at least 2 classes"),
+    (lambda: js.LogisticRegression(), "neg_w_cls", "sample_weight must be >= 0"),
+    (lambda: js.LogisticRegressionCV(cv=3), "zero_w_cls", "every weight is zero"),
+    (lambda: js.SparseLinearModel(jr.L1(1.0), "huber"), "short_w",
+     r"sample_weight must be a scalar or have shape \(80,\)"),
     (lambda: js.Lasso(alpha=-1.0), "plain", "alpha must be finite and >= 0"),
     (lambda: js.ElasticNet(l1_ratio=2.0), "plain", r"l1_ratio must be in \[0, 1\]"),
     (lambda: js.LogisticRegression(C=0.0), "plain_cls", "C must be finite and > 0"),
@@ -288,6 +332,8 @@ def test_bad_input_is_a_named_error(make, args, match):
       "one_class": lambda e: e.fit(X, np.zeros(80)),
       "plain": lambda e: e.fit(X, y),
       "plain_cls": lambda e: e.fit(X, y > 1),
+      "neg_w_cls": lambda e: e.fit(X, y > 1, sample_weight=np.r_[-1.0, w[1:]]),
+      "zero_w_cls": lambda e: e.fit(X, y > 1, sample_weight=0 * w),
   }
   with pytest.raises((ValueError, TypeError), match=match):
     calls[args](make())

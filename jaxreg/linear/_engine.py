@@ -41,7 +41,9 @@ def check_solver(solver, datafit):
   if solver == "auto":
     # Huber: where few residuals are in the quadratic zone its curvature bound
     # is far above the curvature, and coordinate descent with 1/L steps crawls.
-    return "cd" if datafit.name == "squared" else "prox_newton"
+    # Weighted squared loss has no curvature bound (see datafits.Weighted).
+    return ("cd" if datafit.name == "squared" and datafit.curvature is not None
+            else "prox_newton")
   if solver == "cd" and datafit.curvature is None:
     raise ValueError(f"solver='cd' needs a datafit with a curvature bound; "
                      f"{type(datafit).__name__} has none (use 'prox_newton' or 'auto').")

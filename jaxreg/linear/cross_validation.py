@@ -22,6 +22,7 @@ from jaxreg.linear import _coordinate_descent as _cd
 from jaxreg.linear._data import check_folds, check_Xy, kfold
 from jaxreg.linear import paths as _paths
 from jaxreg.linear import _data, _engine, _sparse
+from jaxreg.linear import datafits as _datafits
 from jaxreg.linear.fit import ConvergenceWarning
 from jaxreg.penalties import ElasticNet
 
@@ -151,11 +152,13 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
       Huber loss).
     datafit: see ``penalty``.
     solver: the solver of the generic route (see :func:`jaxreg.linear.path`).
-    sample_weight: None or (n,) weights ≥ 0 (elastic net): each fold is fitted
-      with its training rows' weights and scored by the weighted mean squared
-      error of its test rows, the grid and refit use all the weights
-      (scikit-learn's ``LassoCV.fit(X, y, sample_weight)``). A sparse X (see
-      :func:`jaxreg.linear.enet_path`) is also cross-validated fold by fold.
+    sample_weight: None or (n,) weights ≥ 0, not all 0: each fold is fitted
+      with its training rows' weights and scored by the weighted mean of
+      its test rows' errors (squared error, or the datafit's loss), the
+      grid and refit use all the weights (scikit-learn's
+      ``LassoCV.fit(X, y, sample_weight)``); any penalty and datafit. A
+      sparse X (see :func:`jaxreg.linear.enet_path`) is also
+      cross-validated fold by fold (the elastic net).
 
   Returns:
     A :class:`CVResult`; a :class:`ConvergenceWarning` is issued when a fit
@@ -173,17 +176,18 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     Friedman, Hastie & Tibshirani (2010), glmnet's ``cv.glmnet`` (the
     one-standard-error rule); scikit-learn's ``LassoCV``.
   """
-  if _sparse.is_sparse(X) or sample_weight is not None:
-    if penalty is not None or not (isinstance(datafit, str) and datafit == "squared"):
-      raise ValueError("a sparse X or sample_weight is cross-validated for the squared loss "
-                       "with the elastic net (penalty=None) so far.")
+  generic = penalty is not None or not (isinstance(datafit, str) and datafit == "squared")
+  if _sparse.is_sparse(X) and generic:
+    raise ValueError("a sparse X is cross-validated for the squared loss with the elastic net "
+                     "(penalty=None) so far.")
+  if _sparse.is_sparse(X) or (sample_weight is not None and not generic):
     return _cross_validate_by_folds(X, y, l1_ratio, alphas, cv, n_alphas, eps,
                                     bool(fit_intercept), tol, max_iter, sample_weight)
-  if penalty is not None or not (isinstance(datafit, str) and datafit == "squared"):
+  if generic:
     if penalty is None:
       penalty = ElasticNet(1.0, _paths._check_l1_ratio(l1_ratio))
     return _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps,
-                                   bool(fit_intercept), tol, max_iter, solver)
+                                   bool(fit_intercept), tol, max_iter, solver, sample_weight)
   X, y = check_Xy(X, y)
   r = _paths._check_l1_ratio(l1_ratio)
   max_iter = _paths._check_positive_int(max_iter, "max_iter")
@@ -315,16 +319,22 @@ def _select(alphas, mse_path):
 
 
 def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, fit_intercept, tol,
-                            max_iter, solver):
-  """Cross-validation of any datafit × penalty path (see :func:`cross_validate`)."""
+                            max_iter, solver, sample_weight=None):
+  """Cross-validation of any datafit × penalty path (see :func:`cross_validate`);
+  with ``sample_weight``, each fold fitted with its training rows' weights
+  and scored by its test rows' weighted mean loss."""
   prob = _engine.prepare(X, y, penalty, datafit)
   dtype = prob.X.dtype
   folds = check_folds(cv, np.asarray(prob.X), np.asarray(y))
+  s = None if sample_weight is None else np.asarray(
+      _data.check_sample_weight(sample_weight, prob.X.shape[0], dtype))
   if alphas is None:
     n_alphas = _paths._check_positive_int(n_alphas, "n_alphas")
     eps = _paths._check_positive_float(eps, "eps")
-    alphas = _paths._generic_grid(prob.X, prob.Y, prob.datafit, prob.coords, eps,
-                                  fit_intercept=fit_intercept, n_alphas=n_alphas)
+    # The full data's grid, from the weighted α_max when weighted.
+    gp, _, gi = _paths.weighted_problem(prob, s, fit_intercept)
+    alphas = _paths._generic_grid(gp.X, gp.Y, gp.datafit, gp.coords, eps, fit_intercept=gi,
+                                  n_alphas=n_alphas)
   else:
     alphas = _paths.check_alphas(alphas, dtype, allow_zero=True)
   max_iter = _paths._check_positive_int(max_iter, "max_iter")
@@ -332,8 +342,19 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
   _engine.check_solver(solver, prob.datafit)
   df = prob.datafit
   Xn, Yn = np.asarray(prob.X), np.asarray(prob.Y)
+  yn = np.asarray(y)
 
   def run(rows):
+    if s is not None:
+      with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)   # summarized below
+        out = _paths.path(Xn[rows], yn[rows], penalty, datafit, alphas, tol=tol,
+                          fit_intercept=fit_intercept, max_iter=max_iter, solver=solver,
+                          sample_weight=s[rows])
+      W, b = np.asarray(out.coefs), np.asarray(out.intercepts)
+      if prob.single_output:
+        W, b = W[..., None], b[..., None]
+      return W, b, np.asarray(out.converged)
     out = _paths._generic_path(jnp.asarray(Xn[rows]), jnp.asarray(Yn[rows]), df, prob.coords,
                                alphas, tol, fit_intercept=fit_intercept, max_iter=max_iter,
                                solver=solver)
@@ -342,9 +363,15 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
   def held_out(W, b, test):
     eta = jnp.einsum("np,kpt->knt", jnp.asarray(Xn[test]), jnp.asarray(W)) + jnp.asarray(b)[:, None]
     Yt = jnp.asarray(Yn[test])
+    st = None if s is None else s[test]
+    if st is not None and not np.sum(st) > 0:
+      raise ValueError("sample_weight is zero on every test row of a fold: its held-out "
+                       "loss is undefined.")
     if df.name == "squared":
-      return np.asarray(jnp.mean((Yt[None] - eta) ** 2, axis=(1, 2)))
-    return np.asarray(jax.vmap(lambda e: df.value(Yt, e))(eta))
+      err = jnp.mean((Yt[None] - eta) ** 2, axis=2)                 # (K, n_test)
+      return np.average(np.asarray(err), axis=1, weights=st)
+    dft = df if st is None else _datafits.Weighted(df, st)
+    return np.asarray(jax.vmap(lambda e: dft.value(Yt, e))(eta))
 
   losses, converged = [], []
   for train, test in folds:

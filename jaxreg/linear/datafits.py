@@ -38,8 +38,13 @@ half the mean Poisson deviance as minimised by ``PoissonRegressor``, and
 `Huber` is ``HuberRegressor``'s loss with the scale σ fixed at 1 (up to a
 factor 2).
 
-Every datafit is an immutable pytree (Huber's ε is its only leaf), so it can
-be passed to ``jax.jit``-compiled functions and mapped over with ``jax.vmap``.
+`Weighted(datafit, sample_weight)` turns any of them into the weighted mean
+of its row losses (scikit-learn's ``sample_weight``); ``intercept_start`` and
+``feasible_dual`` take the row weights as an optional last argument for it.
+
+Every datafit is an immutable pytree (Huber's ε is its only leaf; Weighted's
+are its datafit and its weights), so it can be passed to
+``jax.jit``-compiled functions and mapped over with ``jax.vmap``.
 
 References:
   Q. Bertrand, Q. Klopfenstein, P.-A. Bannier, G. Gidel, M. Massias (2022),
@@ -66,6 +71,7 @@ __all__ = [
     "Multinomial",
     "Poisson",
     "Huber",
+    "Weighted",
     "NAMES",
     "get",
     "prepare_targets",
@@ -85,26 +91,45 @@ def _eps(dtype):
   return jnp.finfo(dtype).eps
 
 
-def _rebalance(a, target, lo=None, hi=None):
-  """Moves each column of ``a`` to sum to ``target`` while keeping
-  lo ≤ a ≤ hi (None: unbounded): an excess is taken from every entry in
-  proportion to its room above ``lo`` (spread evenly without one), a
-  deficit added in proportion to its room below ``hi``. Exact whenever the
-  bounds leave room for ``target``. The rooms are scaled, not subtracted
-  from, so that entries far larger than the target (a saturated Poisson
-  mean) do not cancel catastrophically."""
-  n = a.shape[0]
-  excess = jnp.sum(a, axis=0) - target
+def _rebalance(a, target, lo=None, hi=None, w=None):
+  """Moves each column of ``a`` to a weighted sum Σᵢ wᵢaᵢ = ``target`` (w
+  None: every wᵢ = 1) while keeping lo ≤ a ≤ hi (None: unbounded): an
+  excess is taken from every entry in proportion to its room above ``lo``
+  (spread evenly without one), a deficit added in proportion to its room
+  below ``hi``. Exact whenever the bounds leave room for ``target``. The
+  rooms are scaled, not subtracted from, so that entries far larger than
+  the target (a saturated Poisson mean) do not cancel catastrophically."""
+  w = jnp.ones(a.shape[:1], a.dtype) if w is None else w
+  wc = w[:, None]
+  total_w = jnp.sum(w)
+  excess = jnp.sum(wc * a, axis=0) - target
 
   def scaled(bound, sign):
     if bound is None:
-      return a - excess / n
+      return a - excess / total_w
     room = sign * (a - bound)
-    total = jnp.sum(room, axis=0)
-    left = sign * (target - n * bound)      # the room once the column sums to target
+    total = jnp.sum(wc * room, axis=0)
+    left = sign * (target - total_w * bound)  # the room once the column sums to target
     return bound + sign * room * (left / jnp.where(total > 0, total, 1.0))
 
   return jnp.where(excess > 0, scaled(lo, 1.0), scaled(hi, -1.0))
+
+
+def _weighted_median(y, w):
+  """Column medians of y (n, T) under row weights w (n,): the smallest
+  value whose cumulative weight reaches half the total."""
+  order = jnp.argsort(y, axis=0)
+  ys = jnp.take_along_axis(y, order, axis=0)
+  cw = jnp.cumsum(w[order], axis=0)
+  k = jnp.argmax(cw >= 0.5 * cw[-1], axis=0)
+  return jnp.take_along_axis(ys, k[None, :], axis=0)[0]
+
+
+def _mean(y, w):
+  """Column means of y, weighted by the row weights w (None: uniform)."""
+  if w is None:
+    return jnp.mean(y, axis=0)
+  return jnp.sum(w[:, None] * y, axis=0) / jnp.sum(w)
 
 
 class Datafit:
@@ -176,8 +201,9 @@ class Datafit:
     """∂²F/∂η_it², shape (n, T) (the 1/n included)."""
     raise NotImplementedError
 
-  def intercept_start(self, y):
-    """The optimal intercept (T,) at W = 0, or a good start for it."""
+  def intercept_start(self, y, weights=None):
+    """The optimal intercept (T,) at W = 0, or a good start for it; with
+    ``weights`` (n,) ≥ 0, for the weighted mean loss Σᵢ wᵢℓᵢ / Σᵢ wᵢ."""
     raise NotImplementedError
 
   def check_y(self, y) -> None:
@@ -251,8 +277,8 @@ class Squared(Datafit):
   def hessian_diag(self, y, eta):
     return jnp.ones_like(eta) / _n_rows(eta)
 
-  def intercept_start(self, y):
-    return jnp.mean(y, axis=0)
+  def intercept_start(self, y, weights=None):
+    return _mean(y, weights)
 
   def conjugate(self, y, u):
     r"""The Fenchel conjugate F*(u) = sup_η ⟨u, η⟩ − F(η).
@@ -266,7 +292,7 @@ class Squared(Datafit):
     n = _n_rows(u)
     return jnp.sum(0.5 * n * u * u + u * y)
 
-  def feasible_dual(self, y, u):
+  def feasible_dual(self, y, u, weights=None):
     r"""A dual point for a model with a free intercept, from u = ∇F(η).
 
     With an intercept b the dual problem constrains Σᵢ u_i = 0 (per
@@ -275,8 +301,12 @@ class Squared(Datafit):
     column means), equal to u when u already sums to zero, so the gap
     F(W, b) + F*(u') + P(W) + P*(−Xᵀu') is a true bound on the
     suboptimality at every (W, b).
+
+    With ``weights`` w (n,) ≥ 0 the constraint is Σᵢ wᵢuᵢ = 0 instead (the
+    dual of the weighted datafit, see `Weighted`): u minus its w-weighted
+    column means.
     """
-    return u - jnp.mean(u, axis=0)
+    return u - _mean(u, weights)
 
 
 class Logistic(Datafit):
@@ -324,9 +354,9 @@ class Logistic(Datafit):
     s = jax.nn.sigmoid(eta)
     return s * (1.0 - s) / _n_rows(eta)
 
-  def intercept_start(self, y):
+  def intercept_start(self, y, weights=None):
     e = _eps(y.dtype)
-    m = jnp.clip(jnp.mean(y, axis=0), e, 1.0 - e)
+    m = jnp.clip(_mean(y, weights), e, 1.0 - e)
     return jnp.log(m) - jnp.log1p(-m)
 
   def conjugate(self, y, u):
@@ -351,11 +381,13 @@ class Logistic(Datafit):
     val = jnp.sum(xlogy(sc, sc) + xlogy(1.0 - sc, 1.0 - sc)) / n
     return jnp.where(inside, val, jnp.inf)
 
-  def feasible_dual(self, y, u):
+  def feasible_dual(self, y, u, weights=None):
     """A dual point with columns summing to 0 (see `Squared.feasible_dual`):
-    the means a = y + n u are moved, within [0, 1], to sum to Σᵢ yᵢ."""
+    the means a = y + n u are moved, within [0, 1], to sum to Σᵢ yᵢ
+    (weighted by ``weights`` when given)."""
     n = _n_rows(u)
-    a = _rebalance(y + n * u, jnp.sum(y, axis=0), 0.0, 1.0)
+    target = jnp.sum(y if weights is None else weights[:, None] * y, axis=0)
+    a = _rebalance(y + n * u, target, 0.0, 1.0, weights)
     return (a - y) / n
 
   def _check_values(self, y):
@@ -414,8 +446,8 @@ class Multinomial(Datafit):
     p = jax.nn.softmax(eta, axis=1)
     return p * (1.0 - p) / _n_rows(eta)
 
-  def intercept_start(self, y):
-    f = jnp.clip(jnp.mean(y, axis=0), _eps(y.dtype), None)
+  def intercept_start(self, y, weights=None):
+    f = jnp.clip(_mean(y, weights), _eps(y.dtype), None)
     lf = jnp.log(f)
     return lf - jnp.mean(lf)
 
@@ -441,17 +473,19 @@ class Multinomial(Datafit):
     ac = jnp.clip(a, 0.0, 1.0)
     return jnp.where(inside, jnp.sum(xlogy(ac, ac)) / n, jnp.inf)
 
-  def feasible_dual(self, y, u):
+  def feasible_dual(self, y, u, weights=None):
     """A dual point with columns summing to 0 (see `Squared.feasible_dual`),
     each row kept on the simplex: the probabilities a = y + n u of a class
     whose column sum exceeds its count N_k are scaled down (by the excess
     over its column sum), and the mass each row gives up is shared among
     the classes in deficit, in proportion to their deficits. Both the
-    counts and every row's total come out exact."""
+    counts and every row's total come out exact. With ``weights``, sums
+    and counts are weighted."""
     n = _n_rows(u)
     a = y + n * u
-    count = jnp.sum(y, axis=0)
-    col = jnp.sum(a, axis=0)
+    wc = 1.0 if weights is None else weights[:, None]
+    count = jnp.sum(wc * y, axis=0)
+    col = jnp.sum(wc * a, axis=0)
     excess = col - count                                   # (K,), sums to 0
     keep = jnp.where(excess > 0, count / jnp.where(col > 0, col, 1.0), 1.0)
     given = a - a * keep                                   # (n, K)
@@ -516,8 +550,8 @@ class Poisson(Datafit):
   def hessian_diag(self, y, eta):
     return jnp.exp(eta) / _n_rows(eta)
 
-  def intercept_start(self, y):
-    return jnp.log(jnp.clip(jnp.mean(y, axis=0), _eps(y.dtype), None))
+  def intercept_start(self, y, weights=None):
+    return jnp.log(jnp.clip(_mean(y, weights), _eps(y.dtype), None))
 
   def conjugate(self, y, u):
     r"""The Fenchel conjugate F*(u) = sup_η ⟨u, η⟩ − F(η).
@@ -541,12 +575,14 @@ class Poisson(Datafit):
     val = jnp.sum(xlogy(ac, ac) - ac - xlogy(y, y) + y) / n
     return jnp.where(inside, val, jnp.inf)
 
-  def feasible_dual(self, y, u):
+  def feasible_dual(self, y, u, weights=None):
     """A dual point with columns summing to 0 (see `Squared.feasible_dual`):
     the means a = y + n u are scaled down to sum to Σᵢ yᵢ (the gradient at
-    the best intercept for this W) or, in deficit, raised evenly."""
+    the best intercept for this W) or, in deficit, raised evenly (sums
+    weighted by ``weights`` when given)."""
     n = _n_rows(u)
-    a = _rebalance(y + n * u, jnp.sum(y, axis=0), 0.0, None)
+    target = jnp.sum(y if weights is None else weights[:, None] * y, axis=0)
+    a = _rebalance(y + n * u, target, 0.0, None, weights)
     return (a - y) / n
 
   def _check_values(self, y):
@@ -630,8 +666,11 @@ class Huber(Datafit):
     inside = jnp.abs(y - eta) <= e
     return inside.astype(eta.dtype) / _n_rows(eta)
 
-  def intercept_start(self, y):
-    return jnp.median(y, axis=0)
+  def intercept_start(self, y, weights=None):
+    # A start only (no closed form); the unweighted median unless weighted.
+    if weights is None:
+      return jnp.median(y, axis=0)
+    return _weighted_median(y, weights)
 
   def conjugate(self, y, u):
     r"""The Fenchel conjugate F*(u) = sup_η ⟨u, η⟩ − F(η).
@@ -652,12 +691,146 @@ class Huber(Datafit):
     inside = jnp.all(n * jnp.abs(u) <= e * (1 + 4 * jnp.finfo(u.dtype).eps))
     return jnp.where(inside, jnp.sum(0.5 * n * u * u + u * y), jnp.inf)
 
-  def feasible_dual(self, y, u):
+  def feasible_dual(self, y, u, weights=None):
     """A dual point with columns summing to 0 (see `Squared.feasible_dual`):
-    the clipped residuals n u are moved within [−ε, ε] to sum to 0."""
+    the clipped residuals n u are moved within [−ε, ε] to sum to 0
+    (weighted by ``weights`` when given)."""
     n = _n_rows(u)
     e = self._eps_like(u)
-    return _rebalance(n * u, 0.0, -e, e) / n
+    return _rebalance(n * u, 0.0, -e, e, weights) / n
+
+
+class Weighted(Datafit):
+  r"""A datafit with sample weights: the weighted mean of its row losses.
+
+  .. math::
+
+    F_s(η) = \frac{1}{n} \sum_{i=1}^n s_i\, ℓ(y_i, η_i),
+    \qquad s = \frac{n\, w}{\sum_i w_i},
+
+  with ℓ the row loss of ``datafit`` (F = (1/n) Σᵢ ℓ(yᵢ, ηᵢ)) and w ≥ 0 the
+  sample weights, rescaled to sum to n as scikit-learn's ``ElasticNet``
+  does, so the scale of w does not matter. A weight 0 removes its row (it
+  may hold any finite target: it is never looked at), and an integer
+  weight k counts its row k times. The gradient and Hessian diagonal are
+  the base's scaled by sᵢ, the best intercept at W = 0 is the base's under
+  the weights, and the conjugate is the weighted sum of the rows'
+  conjugates,
+
+  .. math::  F_s^*(u) = \sum_i \frac{s_i}{n}\, ℓ_i^*\Big(\frac{n u_i}{s_i}\Big)
+
+  (a row of weight 0 needs uᵢ = 0), so duality gaps certify weighted fits
+  too. There is no curvature bound (``curvature = None``: large weights
+  make it arbitrary): solvers use the Hessian diagonal (proximal Newton)
+  or a line search. The weights are a pytree leaf, so new weights of the
+  same length reuse a compiled solver, and rows padded with weight 0
+  change no solution.
+
+  Args:
+    datafit: the base datafit (an instance or a name; not itself Weighted).
+    sample_weight: (n,) finite weights ≥ 0, not all 0.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from jaxreg.linear.datafits import Logistic, Weighted
+    >>> y = jnp.array([[0.0], [1.0], [1.0]])
+    >>> df = Weighted(Logistic(), jnp.array([2.0, 1.0, 1.0]))  # row 0 twice
+    >>> round(float(df.intercept_start(y)[0]), 4)   # logit(2/4)
+    0.0
+
+  References:
+    scikit-learn, ``sample_weight`` in ``ElasticNet``, ``LogisticRegression``
+    and ``PoissonRegressor``; skglm's ``WeightedQuadratic``.
+  """
+
+  _leaves = ("datafit", "sample_weight")
+
+  def __init__(self, datafit: Any, sample_weight: Any):
+    datafit = get(datafit)
+    if isinstance(datafit, Weighted):
+      raise ValueError("datafit is already Weighted; pass its base datafit and the product "
+                       "of the weights.")
+    if _concrete(sample_weight):
+      a = np.asarray(sample_weight)
+      if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"sample_weight must be numeric, got dtype {a.dtype}.")
+    w = jnp.asarray(sample_weight)
+    if w.ndim != 1:
+      raise ValueError(f"sample_weight must be a 1-D array (one weight per sample), got "
+                       f"shape {w.shape}.")
+    if _concrete(w):
+      a = np.asarray(w)
+      if not np.all(np.isfinite(a)):
+        raise ValueError("sample_weight contains NaN or infinite values.")
+      if np.any(a < 0):
+        raise ValueError(f"sample_weight must be >= 0; entry {int(np.argmax(a < 0))} is "
+                         f"{float(a[np.argmax(a < 0)])!r}.")
+      if not np.sum(a) > 0:
+        raise ValueError("sample_weight: every weight is zero, so no sample is left.")
+    object.__setattr__(self, "datafit", datafit)
+    object.__setattr__(self, "sample_weight", w)
+
+  @property
+  def name(self):
+    return self.datafit.name
+
+  def __eq__(self, other):
+    if type(other) is not type(self):
+      return NotImplemented
+    a, b = self.sample_weight, other.sample_weight
+    same_w = (np.array_equal(np.asarray(a), np.asarray(b)) if _concrete(a) and _concrete(b)
+              else a is b)
+    return self.datafit == other.datafit and same_w
+
+  def __hash__(self):
+    return hash((type(self), self.datafit, id(self.sample_weight)))
+
+  def _s(self, eta):
+    """The weights rescaled to sum to n, shaped (n, 1), in eta's dtype."""
+    w = jnp.asarray(self.sample_weight, eta.dtype)
+    if w.shape[0] != eta.shape[0]:
+      raise ValueError(f"sample_weight has {w.shape[0]} entries but the data has "
+                       f"{eta.shape[0]} rows.")
+    return (w * (eta.shape[0] / jnp.sum(w)))[:, None]
+
+  def _rows(self, fn, y, v):
+    """fn(y_i, v_i) of the base on each row alone (n = 1): the row losses."""
+    return jax.vmap(lambda yi, vi: fn(yi[None], vi[None]))(y, v)
+
+  def value(self, y, eta):
+    s = self._s(eta)[:, 0]
+    return jnp.sum(s * self._rows(self.datafit.value, y, eta)) / _n_rows(eta)
+
+  def gradient(self, y, eta):
+    return self._s(eta) * self.datafit.gradient(y, eta)
+
+  def hessian_diag(self, y, eta):
+    return self._s(eta) * self.datafit.hessian_diag(y, eta)
+
+  def intercept_start(self, y, weights=None):
+    w = jnp.asarray(self.sample_weight, y.dtype)
+    return self.datafit.intercept_start(y, w if weights is None else w * weights)
+
+  def conjugate(self, y, u):
+    s = self._s(u)
+    n = _n_rows(u)
+    live = s > 0
+    v = n * u / jnp.where(live, s, 1.0)           # each row's own dual variable
+    c = self._rows(self.datafit.conjugate, y, v)
+    # A row of weight 0 contributes sup_η uᵢηᵢ: 0 at uᵢ = 0, +∞ otherwise.
+    dead = jnp.where(jnp.all(u == 0, axis=1), 0.0, jnp.inf)
+    return jnp.sum(jnp.where(live[:, 0], s[:, 0] / n * c, dead))
+
+  def feasible_dual(self, y, u, weights=None):
+    s = self._s(u)
+    live = s > 0
+    # u = s ⊙ (the base's gradient): the base's dual point under the weights,
+    # scaled back (rows of weight 0 end at 0).
+    v = self.datafit.feasible_dual(y, u / jnp.where(live, s, 1.0), s[:, 0])
+    return jnp.where(live, s * v, 0.0)
+
+  def check_y(self, y) -> None:
+    self.datafit.check_y(y)
 
 
 # Names accepted by `get`, and the class each one builds ("multitask" is the
@@ -757,6 +930,8 @@ def prepare_targets(datafit: Any, y: Any):
     ([0.0, 1.0, 1.0], [-1, 1])
   """
   df = get(datafit)
+  if isinstance(df, Weighted):
+    df = df.datafit
   try:
     arr = np.asarray(y)
   except (TypeError, ValueError) as e:

@@ -774,11 +774,27 @@ def _generic_init(init, prob):
 
 def _fit_weighted(X, y, penalty, loss, fit_intercept, tol, max_iter, solver, sample_weight,
                   init):
-  """``fit`` with sample weights: the squared loss on √s-scaled, s-centered
-  rows (:func:`jaxreg.linear._data.weighted_rows`), then the intercept."""
+  """``fit`` with sample weights. The squared loss: on √s-scaled, s-centered
+  rows (:func:`jaxreg.linear._data.weighted_rows`), then the intercept, so
+  every squared-loss solver applies; any other datafit: the generic engine
+  on :class:`~jaxreg.linear.datafits.Weighted`."""
   name = loss if isinstance(loss, str) else getattr(loss, "name", None)
-  if name != "squared":
-    raise ValueError(f"sample_weight is supported for the squared loss only, got loss={loss!r}.")
+  if name != "squared" or isinstance(loss, _datafits.Weighted):
+    prob, tol, max_iter, _ = _generic_args(X, y, penalty, loss, tol, max_iter, solver)
+    s = check_sample_weight(sample_weight, prob.X.shape[0], prob.X.dtype)
+    df = prob.datafit
+    if isinstance(df, _datafits.Weighted):
+      df = _datafits.Weighted(df.datafit, df.sample_weight * s)
+    else:
+      df = _datafits.Weighted(df, s)
+    solver = _engine.check_solver(solver, df)
+    W0, b0 = _generic_init(init, prob)
+    W, b, it, ok = _generic_fit(prob.X, prob.Y, df, prob.coords, tol, W0, b0,
+                                fit_intercept=bool(fit_intercept), max_iter=max_iter,
+                                solver=solver)
+    _warn_unconverged(ok, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; raise max_iter "
+                      "or tol.")
+    return FitResult(*_unpack(prob, W, b), it, ok)
   X, y = check_Xy(X, y, dtype_from="X", multi_output=True)
   s = check_sample_weight(sample_weight, X.shape[0], X.dtype)
   Xt, yt, x_mean, y_mean = weighted_rows(X, y, s, bool(fit_intercept))
@@ -867,11 +883,14 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
       coordinate descent, the default of ``fit``) or ``"fista"`` (accelerated
       proximal gradient); both end in the same exact solution after the
       Newton polish. ``"auto"`` picks.
-    sample_weight: None, or (n,) finite weights ≥ 0 (squared loss only):
-      the data term becomes the weighted mean (1/(2Σsᵢ))Σᵢ sᵢ(yᵢ − xᵢᵀw − b)²,
-      scikit-learn's ``ElasticNet`` semantics (it rescales the weights to
-      sum to n, which gives the same problem); a weight 0 removes its row,
-      an integer weight k repeats it k times.
+    sample_weight: None, or (n,) finite weights ≥ 0, not all 0: the data
+      term becomes the weighted mean of the row losses, (1/Σsᵢ)Σᵢ sᵢℓᵢ
+      (for the squared loss (1/(2Σsᵢ))Σᵢ sᵢ(yᵢ − xᵢᵀw − b)², scikit-learn's
+      ``ElasticNet`` semantics: it rescales the weights to sum to n, which
+      gives the same problem); a weight 0 removes its row, an integer
+      weight k repeats it k times. Any datafit (other than the squared
+      loss through :class:`~jaxreg.linear.datafits.Weighted` and the
+      generic engine's proximal Newton).
     init: warm start: a previous :class:`FitResult` (or a ``(coef,
       intercept)`` pair), or the coefficients alone, shaped as ``coef``.
       It changes where the solver starts, not the solution.

@@ -619,7 +619,7 @@ def lasso_path(X, y, alphas=None, n_alphas: int = 100, eps: float = 1e-3,
 def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
                   alphas=None, n_alphas: int = 100, eps: float = 1e-3,
                   fit_intercept: bool = True, tol: float = 1e-8,
-                  max_iter: int = 100) -> PathResult:
+                  max_iter: int = 100, *, sample_weight=None) -> PathResult:
   r"""The regularization path of binary logistic regression.
 
   Minimizes, for each α on the path,
@@ -655,6 +655,9 @@ def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
       tol·max(1, max_j (1/n)Σᵢ|X_ij|), the largest gradient the mean
       log-loss can have (a test of optimality, not of a small step).
     max_iter: positive integer, maximum Newton steps per α.
+    sample_weight: None or (n,) finite weights ≥ 0, not all 0: the mean
+      log-loss becomes the weighted mean (1/Σsᵢ)Σᵢ sᵢℓᵢ, so α = 1/(C·Σsᵢ)
+      is ``LogisticRegression(C).fit(X, y, sample_weight=s)``.
 
   Returns:
     A :class:`PathResult`; ``dual_gaps`` holds the largest violation of the
@@ -695,20 +698,23 @@ def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
   else:
     y01 = y
   n = X.shape[0]
+  sw = _data.check_sample_weight(sample_weight, n, X.dtype)
+  datafit = _datafits.Logistic() if sw is None else _datafits.Weighted(_datafits.Logistic(), sw)
   if alphas is None:
     if r == 0:
       raise ValueError('penalty="l2" (l1_ratio=0) needs explicit alphas.')
     n_alphas = _check_positive_int(n_alphas, "n_alphas")
     eps = _check_positive_float(eps, "eps")
-    ybar = jnp.mean(y01) if fit_intercept else 0.5
-    alpha_max = jnp.max(jnp.abs(X.T @ (y01 - ybar))) / (n * r)
+    s = jnp.ones(n, X.dtype) if sw is None else sw
+    ybar = s @ y01 / n if fit_intercept else 0.5
+    alpha_max = jnp.max(jnp.abs(X.T @ (s * (y01 - ybar)))) / (n * r)
     alphas = jnp.geomspace(1.0, eps, n_alphas).astype(X.dtype) * alpha_max
   else:
     alphas = check_alphas(alphas, X.dtype)
   pen = _penalties.L1(1.0) if r == 1.0 else (
       _penalties.L2(1.0) if r == 0.0 else _penalties.ElasticNet(1.0, r))
   coords = _penalties.coordinates(pen, X.shape[1], 1)
-  out = _logistic_path(X, jnp.reshape(y01, (-1, 1)).astype(X.dtype), coords, alphas,
+  out = _logistic_path(X, jnp.reshape(y01, (-1, 1)).astype(X.dtype), datafit, coords, alphas,
                        jnp.asarray(tol, X.dtype), fit_intercept=bool(fit_intercept),
                        max_iter=max_iter)
   _warn_unconverged(out.converged, "logistic_path", f"some α reached max_iter={max_iter} Newton "
@@ -718,10 +724,10 @@ def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
 
 
 @functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter"))
-def _logistic_path(X, Y, coords, alphas, tol, *, fit_intercept, max_iter):
-  """The generic engine's warm-started proximal Newton path for the log-loss,
-  its violations measured against `_engine.kkt_scale`(X)."""
-  prob = _engine.Problem(X, Y, _datafits.Logistic(), coords, True)
+def _logistic_path(X, Y, datafit, coords, alphas, tol, *, fit_intercept, max_iter):
+  """The generic engine's warm-started proximal Newton path for the log-loss
+  (weighted or not), its violations measured against `_engine.kkt_scale`(X)."""
+  prob = _engine.Problem(X, Y, datafit, coords, True)
   return _engine.solve_path(prob, alphas, fit_intercept=fit_intercept, tol=tol,
                             max_iter=max_iter, solver="prox_newton",
                             scale=_engine.kkt_scale(X), gap=False)
@@ -745,9 +751,28 @@ def _generic_grid(X, Y, datafit, coords, eps, *, fit_intercept, n_alphas):
   return a_max * jnp.logspace(0.0, jnp.log10(eps), n_alphas, dtype=X.dtype)
 
 
+def weighted_problem(prob, sample_weight, fit_intercept):
+  """An engine problem with sample weights, as ``(prob, means, fit_intercept)``.
+
+  The squared loss becomes an unweighted problem on √s-scaled, s-centred
+  rows (``means`` = (x̄, ȳ), the weighted means the intercept is recovered
+  from as b = ȳ − x̄ᵀW, and ``fit_intercept`` False), so every solver and
+  the Gram tricks apply; any other datafit becomes
+  :class:`~jaxreg.linear.datafits.Weighted` (``means`` None). Without
+  weights the problem is returned as is.
+  """
+  if sample_weight is None:
+    return prob, None, fit_intercept
+  sw = _data.check_sample_weight(sample_weight, prob.X.shape[0], prob.X.dtype)
+  if type(prob.datafit) is _datafits.Squared:
+    Xt, Yt, x_mean, y_mean = _data.weighted_rows(prob.X, prob.Y, sw, fit_intercept)
+    return prob._replace(X=Xt, Y=Yt), (x_mean, y_mean), False
+  return prob._replace(datafit=_datafits.Weighted(prob.datafit, sw)), None, fit_intercept
+
+
 def path(X, y, penalty, datafit="squared", alphas=None, n_alphas: int = 100, eps: float = 1e-3,
          fit_intercept: bool = True, tol: float = 1e-4, max_iter: int = 1000,
-         solver: str = "auto") -> PathResult:
+         solver: str = "auto", *, sample_weight=None) -> PathResult:
   r"""The regularization path of any datafit × any penalty.
 
   For each α on the path, minimizes
@@ -805,6 +830,11 @@ def path(X, y, penalty, datafit="squared", alphas=None, n_alphas: int = 100, eps
     tol: relative tolerance > 0 (see above).
     max_iter: maximum coordinate sweeps (or outer iterations) per α.
     solver: ``"auto"``, ``"cd"``, ``"prox_newton"`` or ``"fista"``.
+    sample_weight: None or (n,) finite weights ≥ 0, not all 0: f becomes
+      the weighted mean of the row losses (scikit-learn's semantics; see
+      :class:`~jaxreg.linear.datafits.Weighted`). The squared loss is
+      reduced to an unweighted one on √s-scaled, s-centred rows, so every
+      solver applies; the default grid's α_max is the weighted one.
 
   Returns:
     :class:`PathResult`: ``coefs`` (K, p) — (K, p, T) for multitask and
@@ -830,9 +860,10 @@ def path(X, y, penalty, datafit="squared", alphas=None, n_alphas: int = 100, eps
   n_alphas = _check_positive_int(n_alphas, "n_alphas")
   max_iter = _check_positive_int(max_iter, "max_iter")
   tol = _check_positive_float(tol, "tol")
-  _engine.check_solver(solver, prob.datafit)
   fit_intercept = bool(fit_intercept)
   dtype = prob.X.dtype
+  prob, means, fit_intercept = weighted_problem(prob, sample_weight, fit_intercept)
+  _engine.check_solver(solver, prob.datafit)
   if alphas is None:
     eps = _check_positive_float(eps, "eps")
     grid = _generic_grid(prob.X, prob.Y, prob.datafit, prob.coords, eps,
@@ -843,6 +874,8 @@ def path(X, y, penalty, datafit="squared", alphas=None, n_alphas: int = 100, eps
   out = _generic_path(prob.X, prob.Y, prob.datafit, prob.coords, grid, tol,
                       fit_intercept=fit_intercept, max_iter=max_iter, solver=solver)
   W, b = out.W, out.b
+  if means is not None:
+    b = means[1] - jnp.einsum("kpt,p->kt", W, means[0])
   if prob.single_output:
     W, b = W[..., 0], b[..., 0]
   _warn_unconverged(out.converged, "jr.linear.path",
