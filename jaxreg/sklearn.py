@@ -151,6 +151,19 @@ def _reduce(X, y, s, *, fit_intercept, p_b, m_b):
   return A, b, x_mean, y_mean
 
 
+def _padded_rows(X, codes, sample_weight):
+  """X, the class codes and the weights with rows of weight 0 appended up
+  to a bucketed count, so that data sets of nearby sizes share one compiled
+  solver: a row of weight 0 is absent from the weighted loss (see
+  :class:`jaxreg.linear.datafits.Weighted`), so the problem is unchanged."""
+  n = X.shape[0]
+  m = _data.padded_size(n, 32, 4, 8)
+  s = np.ones(n, X.dtype) if sample_weight is None else np.broadcast_to(
+      np.asarray(sample_weight, X.dtype), (n,))
+  return (np.pad(X, ((0, m - n), (0, 0))), np.pad(codes, (0, m - n)),
+          np.pad(s, (0, m - n)))
+
+
 def _weight_total(sample_weight, X):
   """Σᵢ sᵢ of valid weights (n for None): the scale scikit-learn's
   classifiers and Ridge put the penalty against."""
@@ -509,10 +522,10 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
     alpha = 1.0 / (_weight_total(sample_weight, X) * float(C))
     pen = _logistic_penalty(self.penalty, self.l1_ratio, alpha)
     loss = "logistic" if K == 2 else "multinomial"
-    Xp = self._padded_columns(X)
+    Xp, codes, s = _padded_rows(self._padded_columns(X), codes, sample_weight)
     res = _linear_fit(Xp, codes.astype(X.dtype) if K == 2 else codes, pen, loss=loss,
                       fit_intercept=bool(self.fit_intercept), tol=float(self.tol),
-                      max_iter=int(self.max_iter), sample_weight=sample_weight)
+                      max_iter=int(self.max_iter), sample_weight=s)
     coef = _as_numpy(res.coef, X.dtype)[:X.shape[1]]
     intercept = np.atleast_1d(_as_numpy(res.intercept, X.dtype))
     if K == 2:
@@ -684,11 +697,11 @@ class LogisticRegressionCV(_LogisticBase):
     if len(np.unique(y_tr)) < K:
       raise ValueError("a training fold lacks a class; use stratified folds (cv=None or "
                        "StratifiedKFold).")
-    res = _paths.path(self._padded_columns(X[train]), y_tr.astype(X.dtype) if K == 2 else y_tr,
-                      pen,
+    X_tr, y_tr, s_tr = _padded_rows(self._padded_columns(X[train]), y_tr, sw_tr)
+    res = _paths.path(X_tr, y_tr.astype(X.dtype) if K == 2 else y_tr, pen,
                       datafit="logistic" if K == 2 else "multinomial", alphas=alphas,
                       fit_intercept=bool(self.fit_intercept), tol=float(self.tol),
-                      max_iter=int(self.max_iter), sample_weight=sw_tr)
+                      max_iter=int(self.max_iter), sample_weight=s_tr)
     coefs = _as_numpy(res.coefs, X.dtype)[:, :X.shape[1]]
     intercepts = _as_numpy(res.intercepts, X.dtype)
     scores = np.empty(len(Cs))

@@ -176,10 +176,12 @@ def test_weighted_poisson_equals_sklearn():
 @pytest.mark.parametrize("loss,penalty", [
     ("logistic", jr.L1(0.02)),
     ("logistic", jr.ElasticNet(0.03, 0.5)),
+    ("logistic", jr.MCP(0.02, gamma=3.0)),
     ("multinomial", jr.GroupLasso(0.02, axis=1)),
     ("poisson", jr.L1(0.02)),
     ("huber", jr.MCP(0.05, gamma=3.0)),
-], ids=["logistic-l1", "logistic-enet", "multinomial-group", "poisson-l1", "huber-mcp"])
+], ids=["logistic-l1", "logistic-enet", "logistic-mcp", "multinomial-group", "poisson-l1",
+        "huber-mcp"])
 def test_integer_weights_equal_repeated_rows_for_every_datafit(loss, penalty):
   X, y, rng = _data(n=50, p=6, seed=7)
   X = X / X.std(axis=0)

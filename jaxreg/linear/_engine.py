@@ -85,12 +85,15 @@ def tol_scale(G0):
   return jnp.where(s > 0, s, 1.0)
 
 
-def kkt_scale(X):
+def kkt_scale(X, weights=None):
   """max(1, max_j (1/n)Σᵢ|X_ij|): no gradient of the mean log-loss, whose
   residuals σ(η) − y lie in [−1, 1], can exceed it (the intercept's column
   of ones gives the 1), so the logistic entry points measure their
-  optimality violations relative to it."""
-  return jnp.maximum(jnp.max(jnp.mean(jnp.abs(X), axis=0)), 1.0)
+  optimality violations relative to it. With row ``weights``, the weighted
+  mean (the bound of the weighted mean log-loss)."""
+  if weights is None:
+    return jnp.maximum(jnp.max(jnp.mean(jnp.abs(X), axis=0)), 1.0)
+  return jnp.maximum(jnp.max(weights @ jnp.abs(X)) / jnp.sum(weights), 1.0)
 
 
 def gap_scale(prob, b0):

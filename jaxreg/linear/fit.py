@@ -472,40 +472,41 @@ def _polished_solution(w_star, theta, D, s, tol, refine):
 # --- logistic loss ------------------------------------------------------------
 
 
-def _logloss(v, X, y, fit_intercept):
+def _logloss(v, X, y, m, fit_intercept):
+  """The log-loss weighted by the rows' weights m: Σᵢ mᵢℓᵢ / Σᵢ mᵢ."""
   w, b = v
   z = X @ w + (b if fit_intercept else 0.0)
-  return jnp.mean(jax.nn.softplus(z) - y * z)
+  return jnp.sum(m * (jax.nn.softplus(z) - y * z)) / jnp.sum(m)
 
 
-def _logistic_smooth(v, X, y, a2, fit_intercept):
-  return _logloss(v, X, y, fit_intercept) + 0.5 * a2 * jnp.sum(v[0] ** 2)
+def _logistic_smooth(v, X, y, m, a2, fit_intercept):
+  return _logloss(v, X, y, m, fit_intercept) + 0.5 * a2 * jnp.sum(v[0] ** 2)
 
 
 def _logistic_optimality(v, theta, D, s, fit_intercept):
-  X, y, a1, a2 = theta
+  X, y, m, a1, a2 = theta
   w, b = v
   Dv = (D * w, b)
-  gw, gb = jax.grad(_logistic_smooth)(Dv, X, y, a2, fit_intercept)
+  gw, gb = jax.grad(_logistic_smooth)(Dv, X, y, m, a2, fit_intercept)
   Fw = D * (gw + a1 * s) + (1.0 - D) * w
   Fb = gb if fit_intercept else b
   return (Fw, Fb)
 
 
-def _hessian(v, X, y, a2, D, fit_intercept):
+def _hessian(v, X, y, m, a2, D, fit_intercept):
   """Dense Hessian of the smooth part in (w, b), masked to the support D."""
   w, b = v
   n, p = X.shape
   z = X @ w + (b if fit_intercept else 0.0)
   pr = jax.nn.sigmoid(z)
-  d = pr * (1.0 - pr) / n
+  d = m * pr * (1.0 - pr) / jnp.sum(m)
   Xa = jnp.concatenate([X * D, jnp.ones((n, 1), X.dtype) * (1.0 if fit_intercept else 0.0)], 1)
   H = (Xa * d[:, None]).T @ Xa
   diag = jnp.concatenate([a2 * D + (1.0 - D), jnp.where(fit_intercept, 0.0, 1.0)[None]])
   return H + jnp.diag(diag.astype(X.dtype))
 
 
-def _newton(X, y, a1, a2, D, s, v0, fit_intercept, tol, max_iter):
+def _newton(X, y, m, a1, a2, D, s, v0, fit_intercept, tol, max_iter):
   """Damped Newton on the smooth problem restricted to D (signs s fixed).
 
   Objective: loss(Dw, b) + (a2/2)‖Dw‖² + a1ᵀ(s ⊙ w); a backtracking line
@@ -514,13 +515,13 @@ def _newton(X, y, a1, a2, D, s, v0, fit_intercept, tol, max_iter):
   or after a step the line search could not make (rounding). Returns
   (v, steps, converged).
   """
-  tol_kkt = tol * _engine.kkt_scale(X)
+  tol_kkt = tol * _engine.kkt_scale(X, m)
   def obj(v):
     Dv = (D * v[0], v[1])
-    return _logistic_smooth(Dv, X, y, a2, fit_intercept) + jnp.sum(a1 * s * D * v[0])
+    return _logistic_smooth(Dv, X, y, m, a2, fit_intercept) + jnp.sum(a1 * s * D * v[0])
 
   def flat_grad(v):
-    g = _logistic_optimality(v, (X, y, a1, a2), D, s, fit_intercept)
+    g = _logistic_optimality(v, (X, y, m, a1, a2), D, s, fit_intercept)
     return jnp.concatenate([g[0], jnp.reshape(g[1], (1,))])
 
   def cond(st):
@@ -531,7 +532,7 @@ def _newton(X, y, a1, a2, D, s, v0, fit_intercept, tol, max_iter):
 
   def body(st):
     v, it, _ = st
-    H = _hessian(v, X, y, a2, D, fit_intercept)
+    H = _hessian(v, X, y, m, a2, D, fit_intercept)
     step = jnp.linalg.solve(H, flat_grad(v))
     dw, db = step[:-1], step[-1]
     f0 = obj(v)
@@ -566,27 +567,29 @@ def _enet_coords(a1, a2):
                                 n_outputs=1)
 
 
-def _fit_logistic(X, y, a1, a2, fit_intercept, tol, max_iter, init, solver):
+def _fit_logistic(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver):
+  """The binary log-loss, weighted by the rows' weights m (Σᵢ mᵢℓᵢ / Σᵢ mᵢ)."""
   sg = jax.lax.stop_gradient
   n, p = X.shape
   dtype = X.dtype
   v0 = (jnp.zeros(p, dtype), jnp.zeros((), dtype)) if init is None else sg(init)
-  theta = (X, y, a1, a2)
-  Xs, ys, a1s, a2s = sg(theta)
+  theta = (X, y, m, a1, a2)
+  Xs, ys, ms, a1s, a2s = sg(theta)
   ones = jnp.ones(p, dtype)
   # The optimality test is relative to the largest gradient the log-loss
   # can have; below 100ε rounding decides it.
   tol_kkt = _cd_gap_tol(tol, dtype)
   if solver == "newton":
-    v_star, it, ok = _newton(Xs, ys, a1s, a2s, ones, jnp.zeros(p, dtype), v0, fit_intercept,
+    v_star, it, ok = _newton(Xs, ys, ms, a1s, a2s, ones, jnp.zeros(p, dtype), v0, fit_intercept,
                              tol_kkt, max_iter)
   else:
     # Proximal Newton (the solver of ``logistic_path``), which stops when
     # the optimality conditions hold to tol, not on a small step.
     b0 = jnp.reshape(v0[1] if fit_intercept else jnp.zeros((), dtype), (1,))
-    res = prox_newton.solve(Xs, jnp.reshape(ys, (-1, 1)).astype(dtype), _datafits.Logistic(),
+    res = prox_newton.solve(Xs, jnp.reshape(ys, (-1, 1)).astype(dtype),
+                            _datafits.Weighted(_datafits.Logistic(), ms),
                             _enet_coords(a1s, a2s), v0[0][:, None], b0,
-                            fit_intercept=fit_intercept, tol=tol_kkt * _engine.kkt_scale(Xs),
+                            fit_intercept=fit_intercept, tol=tol_kkt * _engine.kkt_scale(Xs, ms),
                             max_iter=max_iter)
     v_star, it, ok = (res.W[:, 0], res.b[0]), res.n_iter, res.converged
   D, s = _support(v_star[0], a1s)
@@ -610,7 +613,7 @@ def _fit_impl(X, y, m, a1, a2, init, *, loss, fit_intercept, tol, max_iter, solv
   if loss == "squared":
     out = _fit_squared(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver, uniform)
   else:
-    out = _fit_logistic(X, y, a1, a2, fit_intercept, tol, max_iter, init, solver)
+    out = _fit_logistic(X, y, m, a1, a2, fit_intercept, tol, max_iter, init, solver)
   return out if with_converged else out[:3]
 
 
@@ -926,7 +929,9 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
   """
   if _sparse.is_sparse(X):
     return _fit_sparse(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init)
-  if sample_weight is not None:
+  # The binary log-loss takes its weights in the specialised solvers below.
+  classic_logistic = loss == "logistic" and jnp.ndim(y) == 1 and _classic(penalty, loss, solver)
+  if sample_weight is not None and not classic_logistic:
     return _fit_weighted(X, y, penalty, loss, fit_intercept, tol, max_iter, solver,
                          sample_weight, init)
   # Several targets (y of shape (n, T)) are the generic engine's: independent
@@ -941,7 +946,8 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
     return FitResult(*_unpack(prob, W, b), it, ok)
   X, y, tol, max_iter, solver = _prepare(X, y, penalty, loss, tol, max_iter, solver)
   a1, a2 = _penalty_parts(penalty, X.shape[-1], X.dtype)
-  m = jnp.ones(X.shape[0], X.dtype)
+  m = (jnp.ones(X.shape[0], X.dtype) if sample_weight is None
+       else check_sample_weight(sample_weight, X.shape[0], X.dtype))
   uniform = isinstance(penalty, ElasticNet) or (isinstance(penalty, L1) and penalty.weights is None)
   w0, b0 = _split_init(init, (X.shape[1],), (), X.dtype)
   if w0 is None or solver == "ridge":

@@ -730,7 +730,8 @@ def _logistic_path(X, Y, datafit, coords, alphas, tol, *, fit_intercept, max_ite
   prob = _engine.Problem(X, Y, datafit, coords, True)
   return _engine.solve_path(prob, alphas, fit_intercept=fit_intercept, tol=tol,
                             max_iter=max_iter, solver="prox_newton",
-                            scale=_engine.kkt_scale(X), gap=False)
+                            scale=_engine.kkt_scale(X, getattr(datafit, "sample_weight", None)),
+                            gap=False)
 
 
 # --- any datafit × any penalty -------------------------------------------------
