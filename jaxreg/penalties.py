@@ -576,6 +576,7 @@ class L2(_Weighted):
 
   # --- the linear-model view (see ``coordinates``) ---------------------------
   _convex = True
+  _smooth = True      # twice differentiable: Newton steps need no prox
 
   def _elem_value(self, x, v, m=None):
     return 0.5 * self._alpha(x) * v * x * x
@@ -1476,6 +1477,12 @@ class Coordinates:
   @property
   def separable(self) -> bool:
     return self.kind == "separable"
+
+  @property
+  def smooth(self) -> bool:
+    """Whether the penalty is twice differentiable everywhere (``L2``): a
+    Newton step then solves a linear system, no proximal problem."""
+    return self.kind == "separable" and bool(getattr(self.penalty, "_smooth", False))
 
   def __repr__(self):
     return (f"Coordinates({self.penalty!r}, n_features={self.n_features}, "
