@@ -524,3 +524,20 @@ def test_weighted_wrong_length_and_nesting_are_named_errors():
     df.value(jnp.zeros((4, 1)), jnp.zeros((4, 1)))
   with pytest.raises(ValueError, match="already Weighted"):
     dfs.Weighted(df, np.ones(3))
+
+
+@pytest.mark.parametrize("name", ALL + ["weighted-multinomial"])
+def test_hessian_parts_give_each_rows_hessian(x64, name):
+  """diag(dᵢ) − uᵢuᵢᵀ against jax.hessian of F in row i's outputs."""
+  weighted = name.startswith("weighted-")
+  base = name.split("-")[-1]
+  y, eta = _problem(base, n=5, T=3, seed=9)
+  df = dfs.Weighted(base, _weights(5, 9)) if weighted else dfs.get(base)
+  y_, e_ = jnp.asarray(y), jnp.asarray(eta)
+  d, u = df.hessian_parts(y_, e_)
+  assert (u is None) == (base not in ("multinomial",))
+  full = jax.hessian(lambda e: df.value(y_, e))(e_)         # (n, T, n, T)
+  for i in range(5):
+    want = full[i, :, i, :]
+    got = jnp.diag(d[i]) - (0.0 if u is None else jnp.outer(u[i], u[i]))
+    np.testing.assert_allclose(got, want, atol=1e-14)

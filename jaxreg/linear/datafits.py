@@ -201,6 +201,13 @@ class Datafit:
     """∂²F/∂η_it², shape (n, T) (the 1/n included)."""
     raise NotImplementedError
 
+  def hessian_parts(self, y, eta):
+    """Each row's T × T Hessian ∇²_{ηᵢ}F as diag(dᵢ) − uᵢuᵢᵀ: returns
+    (d, u), both (n, T), or (d, None) where the outputs are independent
+    (a diagonal Hessian: d is ``hessian_diag``). Solvers use it for exact,
+    O(nT) Hessian-vector products."""
+    return self.hessian_diag(y, eta), None
+
   def intercept_start(self, y, weights=None):
     """The optimal intercept (T,) at W = 0, or a good start for it; with
     ``weights`` (n,) ≥ 0, for the weighted mean loss Σᵢ wᵢℓᵢ / Σᵢ wᵢ."""
@@ -445,6 +452,12 @@ class Multinomial(Datafit):
   def hessian_diag(self, y, eta):
     p = jax.nn.softmax(eta, axis=1)
     return p * (1.0 - p) / _n_rows(eta)
+
+  def hessian_parts(self, y, eta):
+    """Row i's Hessian (diag(pᵢ) − pᵢpᵢᵀ)/n: d = p/n, u = p/√n."""
+    p = jax.nn.softmax(eta, axis=1)
+    n = _n_rows(eta)
+    return p / n, p / jnp.sqrt(n)
 
   def intercept_start(self, y, weights=None):
     f = jnp.clip(_mean(y, weights), _eps(y.dtype), None)
@@ -806,6 +819,11 @@ class Weighted(Datafit):
 
   def hessian_diag(self, y, eta):
     return self._s(eta) * self.datafit.hessian_diag(y, eta)
+
+  def hessian_parts(self, y, eta):
+    s = self._s(eta)
+    d, u = self.datafit.hessian_parts(y, eta)
+    return s * d, None if u is None else jnp.sqrt(s) * u
 
   def intercept_start(self, y, weights=None):
     w = jnp.asarray(self.sample_weight, y.dtype)

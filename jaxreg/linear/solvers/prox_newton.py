@@ -225,9 +225,8 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
   def newton_cg_direction(s, loc, model_hvp):
     """A smooth penalty (``coords.smooth``): the Newton direction itself,
     (∇²f + ∇²P)(Δ, δ) = −∇F, by conjugate gradients preconditioned with
-    the Hessian's diagonal, to a relative residual of ``_CG_FORCING``
-    (truncated Newton: the steps converge linearly at that rate, then as
-    fast as Newton's). The multinomial's coupled classes enter through the
+    the Hessian's diagonal, to a relative residual of min(``_CG_FORCING``,
+    the violation) (truncated Newton, quadratic near the solution). The multinomial's coupled classes enter through the
     exact Hessian-vector product. Returns (Δ, δ, R = XΔ + 1δᵀ)."""
     grad_pen, pen_hvp = jax.linearize(jax.grad(penalty), s.W)
     pen_diag = pen_hvp(jnp.ones_like(s.W))            # separable: its Hessian's diagonal
@@ -243,8 +242,11 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     diag_W = jnp.maximum((X * X).T @ loc.H + pen_diag, tiny)
     diag_b = jnp.maximum(jnp.sum(loc.H, axis=0), tiny) if fit_intercept else jnp.ones((T,), dtype)
     rhs = (-(loc.gW + grad_pen), -loc.gb)
+    # Forcing term min(c, ‖∇F‖∞): Newton's quadratic rate near the solution
+    # (Eisenstat & Walker), so the last step lands well inside tol.
+    forcing = jnp.minimum(_CG_FORCING, loc.violation)
     (D, db), _ = jax.scipy.sparse.linalg.cg(
-        apply, rhs, tol=_CG_FORCING, maxiter=_CG_MAX_ITER,
+        apply, rhs, tol=forcing, maxiter=_CG_MAX_ITER,
         M=lambda v: (v[0] / diag_W, v[1] / diag_b))
     if not fit_intercept:
       db = jnp.zeros_like(db)
@@ -261,9 +263,18 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     ws_size = jnp.clip(2 * jnp.sum(nonzero), min(ws_start, n_blocks), n_blocks)
     tol_in = 0.3 * loc.violation
     h_int = jnp.maximum(jnp.sum(loc.H, axis=0), tiny)
+    parts = getattr(datafit, "hessian_parts", None) if exact else None
     if exact:
-      # R ↦ ∇²f(η)R, exact (the multinomial's Hessian is not diagonal).
-      _, hvp = jax.linearize(lambda e: datafit.gradient(Y, e), s.eta)
+      # R ↦ ∇²f(η)R, exact (the multinomial's Hessian is not diagonal):
+      # from the datafit's structure diag(d) − uuᵀ per row where it states
+      # one, else by differentiating its gradient.
+      if parts is not None:
+        Hd, U = parts(Y, s.eta)
+
+        def hvp(R):
+          return Hd * R if U is None else Hd * R - U * jnp.sum(U * R, axis=1, keepdims=True)
+      else:
+        _, hvp = jax.linearize(lambda e: datafit.gradient(Y, e), s.eta)
       if not entrywise:
         # Blocks of rows move by steps bounded with Gershgorin's circles:
         # each row's T × T Hessian is below diag(h + Σ|off-diagonal|).
@@ -280,9 +291,23 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
     def model_hvp(R):
       return hvp(R) if exact else loc.H * R
 
+    def column(t, R, uR):
+      # Column t of ∇²f R; O(n) with a stated structure, given uR = Σₜ UₜRₜ.
+      if parts is None:
+        return hvp(R)[:, t]
+      c = Hd[:, t] * R[:, t]
+      return c if U is None else c - U[:, t] * uR
+
+    def with_moved(uR, t, delta):
+      # uR once R[:, t] moved by delta.
+      return uR if parts is None or U is None else uR + U[:, t] * delta
+
+    def refreshed(uR, R):
+      return uR if parts is None or U is None else jnp.sum(U * R, axis=1)
+
     def update_block(k, c):
       # A block of rows moves together by one prox step of the model.
-      Wc, bc, R, move = c
+      Wc, bc, R, uR, move = c
       j = order[k]
       idx = blocks[j]
       Xb = XpT[idx].T                                # (n, B)
@@ -293,63 +318,66 @@ def solve(X, Y, datafit, coords, W0, b0, *, fit_intercept, tol, max_iter,
       d = jnp.where(valid[j], x_new - x, 0.0)
       R = R + Xb @ d
       Wc = Wc.at[idx].add(d)
-      return Wc, bc, R, jnp.maximum(move, L * jnp.sqrt(jnp.sum(d * d)))
+      return Wc, bc, R, refreshed(uR, R), jnp.maximum(move, L * jnp.sqrt(jnp.sum(d * d)))
 
     def update_entries(k, c):
       # A separable penalty with several outputs: each entry (j, t) moves
       # alone on the exact quadratic model, whose curvature along it is
       # Σᵢ hᵢₜXᵢⱼ² even where the outputs are coupled (multinomial).
-      Wc, bc, R, move = c
+      Wc, bc, R, uR, move = c
       j = order[k]
       row = blocks[j, 0]
       xj = XpT[row]
 
       def entry(t, cc):
-        Wc, R, move = cc
-        grad = gWp[row, t] + xj @ hvp(R)[:, t]
+        Wc, R, uR, move = cc
+        grad = gWp[row, t] + xj @ column(t, R, uR)
         L = loc.lip[j, t]
         x = Wc[row, t]
         x_new = coords.block_prox(jnp.reshape(x - grad / L, (1, 1)), 1.0 / L, j)[0, 0]
         d = jnp.where(row < p, x_new - x, 0.0)
-        return (Wc.at[row, t].add(d), R.at[:, t].add(xj * d),
+        return (Wc.at[row, t].add(d), R.at[:, t].add(xj * d), with_moved(uR, t, xj * d),
                 jnp.maximum(move, L * jnp.abs(d)))
 
-      Wc, R, move = lax.fori_loop(0, T, entry, (Wc, R, move))
-      return Wc, bc, R, move
+      Wc, R, uR, move = lax.fori_loop(0, T, entry, (Wc, R, uR, move))
+      return Wc, bc, R, uR, move
 
-    def intercept(bc, R, move):
+    def intercept(bc, R, uR, move):
       # The unpenalised intercept: an exact Newton step of the model (one
       # output at a time where the outputs are coupled).
       if not exact:
         g_int = loc.gb + jnp.sum(loc.H * R, axis=0)
         d_int = -g_int / h_int
-        return bc + d_int, R + d_int, jnp.maximum(move, jnp.max(jnp.abs(g_int)))
+        return bc + d_int, R + d_int, uR, jnp.maximum(move, jnp.max(jnp.abs(g_int)))
 
       def one(t, c):
-        bc, R, move = c
-        g_t = loc.gb[t] + jnp.sum(hvp(R)[:, t])
+        bc, R, uR, move = c
+        g_t = loc.gb[t] + jnp.sum(column(t, R, uR))
         d_t = -g_t / h_int[t]
-        return bc.at[t].add(d_t), R.at[:, t].add(d_t), jnp.maximum(move, jnp.abs(g_t))
+        return (bc.at[t].add(d_t), R.at[:, t].add(d_t), with_moved(uR, t, d_t),
+                jnp.maximum(move, jnp.abs(g_t)))
 
-      return lax.fori_loop(0, T, one, (bc, R, move))
+      return lax.fori_loop(0, T, one, (bc, R, uR, move))
 
     def epoch(c):
-      Wc, bc, R, _, e = c
-      Wc, bc, R, move = lax.fori_loop(0, ws_size, update_entries if entrywise else update_block,
-                                      (Wc, bc, R, jnp.zeros((), dtype)))
+      Wc, bc, R, uR, _, e = c
+      Wc, bc, R, uR, move = lax.fori_loop(
+          0, ws_size, update_entries if entrywise else update_block,
+          (Wc, bc, R, uR, jnp.zeros((), dtype)))
       if fit_intercept:
-        bc, R, move = intercept(bc, R, move)
-      return Wc, bc, R, move, e + 1
+        bc, R, uR, move = intercept(bc, R, uR, move)
+      return Wc, bc, R, uR, move, e + 1
 
     def inner_running(c):
-      return (c[4] < max_epochs) & (c[3] > tol_in)
+      return (c[5] < max_epochs) & (c[4] > tol_in)
 
     if coords.smooth:
       D, db, R = newton_cg_direction(s, loc, model_hvp)
     else:
-      Wc, bc, R, _, _ = lax.while_loop(
+      Wc, bc, R, _, _, _ = lax.while_loop(
           inner_running, epoch,
-          (Wp, s.b, jnp.zeros((n, T), dtype), jnp.asarray(jnp.inf, dtype), 0))
+          (Wp, s.b, jnp.zeros((n, T), dtype), jnp.zeros((n,), dtype),
+           jnp.asarray(jnp.inf, dtype), 0))
       D = Wc[:p] - s.W
       db = bc - s.b
 
