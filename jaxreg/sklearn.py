@@ -504,13 +504,18 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
   """Label encoding, decision function and probabilities of the classifiers."""
 
   def _validate(self, X, y):
-    X, y = validate_data(self, X, y, dtype=_DTYPES)
+    X, y = validate_data(self, X, y, dtype=_DTYPES, accept_sparse=("csr", "csc"))
     check_classification_targets(y)
     self.classes_, codes = np.unique(y, return_inverse=True)
     if len(self.classes_) < 2:
       raise ValueError(f"This solver needs samples of at least 2 classes in the data, but the "
                        f"data contains only one class: {self.classes_[0]!r}.")
     return X, codes
+
+  def __sklearn_tags__(self):
+    tags = super().__sklearn_tags__()
+    tags.input_tags.sparse = True
+    return tags
 
   def _fit_codes(self, X, codes, C, sample_weight=None):
     """(coef (K', p), intercept (K',), n_iter) at strength C on all rows.
@@ -522,7 +527,10 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
     alpha = 1.0 / (_weight_total(sample_weight, X) * float(C))
     pen = _logistic_penalty(self.penalty, self.l1_ratio, alpha)
     loss = "logistic" if K == 2 else "multinomial"
-    Xp, codes, s = _padded_rows(self._padded_columns(X), codes, sample_weight)
+    if sp.issparse(X):   # solved on the host, never densified nor padded
+      Xp, s = X, sample_weight
+    else:
+      Xp, codes, s = _padded_rows(self._padded_columns(X), codes, sample_weight)
     res = _linear_fit(Xp, codes.astype(X.dtype) if K == 2 else codes, pen, loss=loss,
                       fit_intercept=bool(self.fit_intercept), tol=float(self.tol),
                       max_iter=int(self.max_iter), sample_weight=s)
@@ -543,8 +551,8 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
   def decision_function(self, X):
     """Scores X @ coef_.T + intercept_: (n,) for two classes, else (n, K)."""
     check_is_fitted(self)
-    X = validate_data(self, X, dtype=_DTYPES, reset=False)
-    scores = X @ self.coef_.T + self.intercept_
+    X = validate_data(self, X, dtype=_DTYPES, reset=False, accept_sparse=("csr", "csc"))
+    scores = np.asarray(X @ self.coef_.T) + self.intercept_
     return scores[:, 0] if scores.shape[1] == 1 else scores
 
   def predict_proba(self, X):
@@ -697,13 +705,17 @@ class LogisticRegressionCV(_LogisticBase):
     if len(np.unique(y_tr)) < K:
       raise ValueError("a training fold lacks a class; use stratified folds (cv=None or "
                        "StratifiedKFold).")
-    X_tr, y_tr, s_tr = _padded_rows(self._padded_columns(X[train]), y_tr, sw_tr)
-    res = _paths.path(X_tr, y_tr.astype(X.dtype) if K == 2 else y_tr, pen,
-                      datafit="logistic" if K == 2 else "multinomial", alphas=alphas,
-                      fit_intercept=bool(self.fit_intercept), tol=float(self.tol),
-                      max_iter=int(self.max_iter), sample_weight=s_tr)
-    coefs = _as_numpy(res.coefs, X.dtype)[:, :X.shape[1]]
-    intercepts = _as_numpy(res.intercepts, X.dtype)
+    if sp.issparse(X):
+      coefs, intercepts = self._sparse_path(X[train], y_tr.astype(X.dtype) if K == 2 else y_tr,
+                                            alphas, sw_tr, "logistic" if K == 2 else "multinomial")
+    else:
+      X_tr, y_tr, s_tr = _padded_rows(self._padded_columns(X[train]), y_tr, sw_tr)
+      res = _paths.path(X_tr, y_tr.astype(X.dtype) if K == 2 else y_tr, pen,
+                        datafit="logistic" if K == 2 else "multinomial", alphas=alphas,
+                        fit_intercept=bool(self.fit_intercept), tol=float(self.tol),
+                        max_iter=int(self.max_iter), sample_weight=s_tr)
+      coefs = _as_numpy(res.coefs, X.dtype)[:, :X.shape[1]]
+      intercepts = _as_numpy(res.intercepts, X.dtype)
     scores = np.empty(len(Cs))
     probe = LogisticRegression()
     probe.classes_, probe.n_features_in_ = self.classes_, X.shape[1]
@@ -717,6 +729,20 @@ class LogisticRegressionCV(_LogisticBase):
       else:   # held-out rows weighted too, as scikit-learn's
         scores[j] = scorer(probe, X[test], y[test], sample_weight=sample_weight[test])
     return scores
+
+  def _sparse_path(self, X, y, alphas, sample_weight, loss):
+    """Fits on a sparse X along the decreasing ``alphas``, each warm-started
+    from the previous one (the sparse solver is not a path)."""
+    coefs, intercepts, init = [], [], None
+    for a in alphas:
+      res = _linear_fit(X, y, _logistic_penalty(self.penalty, self.l1_ratio, float(a)),
+                        loss=loss, fit_intercept=bool(self.fit_intercept),
+                        tol=float(self.tol), max_iter=int(self.max_iter),
+                        sample_weight=sample_weight, init=init)
+      init = res
+      coefs.append(_as_numpy(res.coef, X.dtype))
+      intercepts.append(_as_numpy(res.intercept, X.dtype))
+    return np.stack(coefs), np.stack(intercepts)
 
   @_x64
   def fit(self, X, y, sample_weight=None):
@@ -741,6 +767,8 @@ class LogisticRegressionCV(_LogisticBase):
       sample_weight = np.broadcast_to(np.asarray(sample_weight, dtype=X.dtype), (X.shape[0],))
     Cs = self._grid()
     _logistic_penalty(self.penalty, self.l1_ratio, 1.0)  # validates before the folds
+    if sp.issparse(X):
+      X = sp.csr_array(X)    # row slices for the folds
     folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
     scorer = check_scoring(LogisticRegression(), scoring=self.scoring)
     scores = np.stack([self._fold_scores(X, codes, y, tr, te, Cs, scorer, sample_weight)

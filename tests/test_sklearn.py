@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
+from scipy import sparse
 from sklearn import linear_model as sk
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -239,6 +240,61 @@ def test_weighted_logistic_cv_equals_sklearn():
   np.testing.assert_allclose(a.scores_["bee"], b.scores_["bee"])
   assert a.C_[0] == b.C_[0]
   np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-5, atol=1e-6)
+
+
+def _sparse_classes(n=300, p=400, seed=12):
+  rng = np.random.default_rng(seed)
+  X = sparse.random(n, p, density=0.04, random_state=seed, format="csr")
+  beta = np.r_[3 * np.ones(12), np.zeros(p - 12)]
+  y = np.where(X @ beta + 0.3 * rng.normal(size=n) > 0.3, "spam", "ham")
+  return X, y, rng
+
+
+@pytest.mark.parametrize("penalty", ["l1", "l2"])
+def test_sparse_logistic_equals_sklearn(penalty):
+  """A CSR design (never densified), weighted, against scikit-learn on the same matrix."""
+  X, y, rng = _sparse_classes()
+  s = rng.uniform(0, 2, size=X.shape[0])
+  a = js.LogisticRegression(penalty, C=2.0, tol=1e-10).fit(X, y, sample_weight=s)
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    b = sk.LogisticRegression(penalty=penalty, C=2.0, tol=1e-12, max_iter=100_000,
+                              solver="saga" if penalty == "l1" else "lbfgs").fit(
+                                  X, y, sample_weight=s)
+  z = (y == "spam").astype(float)
+
+  def objective(w, b0):
+    eta = X @ w + b0
+    pen = np.abs(w).sum() if penalty == "l1" else 0.5 * w @ w
+    return 2.0 * np.sum(s * (np.logaddexp(0, eta) - z * eta)) + pen
+
+  fa, fb = objective(a.coef_[0], a.intercept_[0]), objective(b.coef_[0], b.intercept_[0])
+  assert fa <= fb * (1 + 1e-10) and abs(fa - fb) <= 1e-8 * fb
+  np.testing.assert_array_equal(a.predict(X), b.predict(X))
+  np.testing.assert_allclose(a.predict_proba(X[:5]), b.predict_proba(X[:5]), atol=1e-6)
+
+
+def test_sparse_logistic_cv_equals_the_dense_one():
+  X, y, _ = _sparse_classes(seed=13)
+  folds = list(StratifiedKFold(3).split(X, y))
+  a = js.LogisticRegressionCV(Cs=[0.1, 1.0, 10.0], penalty="l1", cv=folds, tol=1e-10).fit(X, y)
+  b = js.LogisticRegressionCV(Cs=[0.1, 1.0, 10.0], penalty="l1", cv=folds, tol=1e-10).fit(
+      X.toarray(), y)
+  np.testing.assert_allclose(a.scores_["spam"], b.scores_["spam"])
+  assert a.C_[0] == b.C_[0]
+  np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-6)
+
+
+def test_sparse_multinomial_logistic_equals_the_dense_one():
+  X, _, rng = _sparse_classes(n=240, p=300, seed=14)
+  y = np.array(["a", "b", "c"])[np.argmax(X[:, :3].toarray() + 0.05 * rng.normal(size=(240, 3)),
+                                          axis=1)]
+  for penalty in ("l1", "l2"):
+    # The sparse multinomial moves one class at a time (linear rate): more passes.
+    a = js.LogisticRegression(penalty, C=5.0, tol=1e-10, max_iter=1000).fit(X, y)
+    b = js.LogisticRegression(penalty, C=5.0, tol=1e-10).fit(X.toarray(), y)
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-6)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, atol=1e-6)
 
 
 def test_weighted_poisson_model_equals_sklearn():

@@ -813,10 +813,16 @@ def _fit_sparse(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight
   name = loss if isinstance(loss, str) else getattr(loss, "name", None)
   lasso = isinstance(penalty, L1) and penalty.weights is None
   enet = isinstance(penalty, ElasticNet)
+  if name in ("logistic", "multinomial") and isinstance(loss, str) and penalty.mask is None and (
+      lasso or enet or (isinstance(penalty, L2) and penalty.weights is None)):
+    return _fit_sparse_logistic(X, y, penalty, name, fit_intercept, tol, max_iter, sample_weight,
+                                init)
   if name != "squared" or not (lasso or enet) or penalty.mask is not None:
     raise ValueError("a sparse X is supported for the squared loss with jr.L1 (without weights "
-                     f"or mask) or jr.ElasticNet so far; got loss={loss!r}, penalty={penalty!r}. "
-                     "Pass X dense (X.toarray()) for other models.")
+                     "or mask) or jr.ElasticNet, and for the logistic and multinomial losses with "
+                     "these or jr.L2, "
+                     f"so far; got loss={loss!r}, penalty={penalty!r}. Pass X dense "
+                     "(X.toarray()) for other models.")
   r = 1.0 if lasso else float(penalty.l1_ratio)
   if r <= 0:
     raise ValueError("a sparse X needs l1_ratio > 0 (with l1_ratio = 0 every feature is active).")
@@ -829,6 +835,37 @@ def _fit_sparse(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight
                                  sample_weight=sample_weight,
                                  w0=None if coef0 is None else np.asarray(coef0))
   return FitResult(path.coefs[0], path.intercepts[0], path.n_iter[0], path.converged[0])
+
+
+def _fit_sparse_logistic(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init):
+  """``fit`` of the binary or multinomial log-loss on a sparse X, with L1, L2
+  or the elastic net: :func:`jaxreg.linear.solvers.sparse_prox_newton.logistic`."""
+  from jaxreg.linear import paths as _paths   # paths imports this module
+  from jaxreg.linear.solvers import sparse_prox_newton
+  des, _, _ = _paths.sparse_problem(X, np.zeros(X.shape[0]), sample_weight, False)
+  Xs = des.X
+  dtype = Xs.dtype
+  Y, _ = _datafits.prepare_targets(loss, y)
+  binary = loss == "logistic"
+  shape = (Xs.shape[1],) if binary else (Xs.shape[1], Y.shape[1])
+  if Y.shape[0] != Xs.shape[0]:
+    raise ValueError(f"y must have one label per row of X ({Xs.shape[0]} rows), got "
+                     f"{Y.shape[0]}.")
+  a1, a2 = _penalty_parts(penalty, Xs.shape[1], dtype)
+  tol = default_tol(jnp.zeros((), dtype)) if tol is None else _check_tol(tol)
+  tol = max(tol, float(100 * np.finfo(dtype).eps))
+  # Multinomial: passes over the classes, each a block step (linear rate).
+  max_iter = (100 if binary else 1000) if max_iter is None else _check_max_iter(max_iter)
+  coef0, b0 = _split_init(init, shape, shape[1:], dtype)
+  res = sparse_prox_newton.logistic(
+      Xs, np.asarray(Y[:, 0] if binary else Y, dtype), float(np.asarray(a1)[0]), float(a2),
+      fit_intercept=bool(fit_intercept), tol=tol, max_iter=max_iter, s=des.s,
+      w0=None if coef0 is None else np.asarray(coef0),
+      b0=None if b0 is None else np.asarray(b0))
+  _warn_unconverged(res.converged, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; "
+                    "raise max_iter or tol.")
+  return FitResult(jnp.asarray(res.coef), jnp.asarray(res.intercept, dtype),
+                   jnp.asarray(res.n_iter), jnp.asarray(res.converged))
 
 
 def _unpack(prob, W, b):
@@ -900,8 +937,11 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
 
   A sparse ``X`` (``scipy.sparse``, ``BCOO``) is never densified: the squared
   loss with ``L1`` or ``ElasticNet`` is solved by the sparse working-set
-  solver (see :func:`jaxreg.linear.paths.sparse_enet_path`), on the host,
-  so neither under ``jax.jit`` nor differentiably.
+  solver (see :func:`jaxreg.linear.paths.sparse_enet_path`), the logistic
+  and multinomial losses with ``L1``, ``L2`` or ``ElasticNet`` by proximal
+  Newton over it
+  (:mod:`jaxreg.linear.solvers.sparse_prox_newton`), on the host, so
+  neither under ``jax.jit`` nor differentiably.
 
   Returns:
     ``FitResult(coef, intercept, n_iter, converged)``: ``n_iter`` ≤
