@@ -346,11 +346,16 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
 
   def run(rows):
     if s is not None:
+      # Rows of weight 0 (copies of row 0: valid targets) pad every fit to n
+      # rows, so the folds and the refit share one compiled path.
+      extra = max(Xn.shape[0] - len(rows), 0)
+      padded = np.concatenate([rows, np.zeros(extra, rows.dtype)])
+      s_pad = np.concatenate([s[rows], np.zeros(extra, s.dtype)])
       with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)   # summarized below
-        out = _paths.path(Xn[rows], yn[rows], penalty, datafit, alphas, tol=tol,
+        out = _paths.path(Xn[padded], yn[padded], penalty, datafit, alphas, tol=tol,
                           fit_intercept=fit_intercept, max_iter=max_iter, solver=solver,
-                          sample_weight=s[rows])
+                          sample_weight=s_pad)
       W, b = np.asarray(out.coefs), np.asarray(out.intercepts)
       if prob.single_output:
         W, b = W[..., None], b[..., None]
