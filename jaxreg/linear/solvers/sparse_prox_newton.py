@@ -261,7 +261,7 @@ def logistic(X, y, l1, l2, *, fit_intercept, tol, max_iter, s=None, w0=None, b0=
       gap_k = _violation((X.T @ g)[:, None], W[:, [k]], l1, l2, np.sum(g)[None], fit_intercept)
       if l1 > 0:
         D, db = _lasso_step(X, eta[:, k], g, h, H, w, b[k], l1, l2, fit_intercept,
-                            max(100 * eps, min(1e-4, (gap_k / scale) ** 2)), inner_max_iter)
+                            max(100 * eps, min(1e-3, gap_k / scale)), inner_max_iter)
       else:
         D, db = _newton_cg_step(X, Xr, g, h, w, l2, fit_intercept, min(1e-4, gap_k / scale))
       R = Xr @ D + db
