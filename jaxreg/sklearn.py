@@ -585,7 +585,10 @@ class LogisticRegression(_LogisticBase):
   otherwise; ``pen`` is ½‖w‖² (``"l2"``), ‖w‖₁ (``"l1"``), r‖w‖₁ +
   (1 − r)/2‖w‖² (``"elasticnet"``), none (None), or any jaxreg penalty at
   α = 1 (its α is replaced). In jaxreg's mean scaling this is the penalty at
-  α = 1/(nC), which :func:`jaxreg.linear.fit` solves.
+  α = 1/(nC) (1/(C Σᵢ sᵢ) with sample weights), which
+  :func:`jaxreg.linear.fit` solves. A sparse X (CSR, CSC) with ``"l1"``,
+  ``"l2"`` or ``"elasticnet"`` is solved without densifying it
+  (:mod:`jaxreg.linear.solvers.sparse_prox_newton`).
 
   Args:
     penalty: ``"l2"``, ``"l1"``, ``"elasticnet"``, None or a jaxreg penalty.
