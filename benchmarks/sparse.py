@@ -108,15 +108,16 @@ def _peak_rss_mb():
   return float("nan")
 
 
-def child(lib, tol, datafile):
-  """A fresh process: the import, then the first call, with peak memory."""
+def child(lib, tol, datafile, build_fn=None):
+  """A fresh process: the import, then the first call, with peak memory
+  (``build_fn``: the benchmark's own ``build``, this file's by default)."""
   z = np.load(datafile)
   D = dict(X=sp.load_npz(datafile.replace(".npz", "_X.npz")), y=z["y"], grid=z["grid"])
   rss0 = _peak_rss_mb()
   t0 = time.perf_counter()
   _bench.import_lib(lib)
   t1 = time.perf_counter()
-  make, _ = build(D, lib)
+  make, _ = (build_fn or build)(D, lib)
   rss1 = _peak_rss_mb()
   _bench.block(make(float(tol))())
   t2 = time.perf_counter()
@@ -125,11 +126,12 @@ def child(lib, tol, datafile):
                     "rss_peak_mb": rss2, "rss_call_mb": rss2 - rss1}))
 
 
-def first_call(lib, tol, datafile, cache_home):
+def first_call(lib, tol, datafile, cache_home, script=__file__):
+  """Runs ``script --child lib tol datafile`` in a fresh process; its JSON line."""
   env = dict(os.environ)
   env.pop("JAXREG_NO_COMPILATION_CACHE", None)
   env["XDG_CACHE_HOME"] = cache_home
-  cmd = [sys.executable, os.path.abspath(__file__), "--child", lib, repr(tol), datafile]
+  cmd = [sys.executable, os.path.abspath(script), "--child", lib, repr(tol), datafile]
   out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
   for line in out.stdout.splitlines()[::-1]:
     if line.startswith("{"):

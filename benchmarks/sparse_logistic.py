@@ -21,14 +21,13 @@ Matched accuracy and timing as in ``benchmarks/linear.py`` (``calibrate``:
 the loosest tolerance whose path is within 1e-6 relative objective of the
 best any contender reached at every α; ``warm_rounds``: R interleaved
 rounds, median and min). First call: a fresh process per contender (jaxreg
-with an empty compilation cache, then with the one that run filled).
+with an empty compilation cache, then with the one that run filled), with
+its peak resident memory (``benchmarks/sparse.py``'s ``child``).
 """
 
 import argparse
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ import scipy.sparse as sp
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import linear as _bench  # noqa: E402  (calibrate, warm_rounds, block, import_lib, fmt_t)
+import sparse as _sparse_bench  # noqa: E402  (child, first_call: fresh processes, peak RSS)
 
 N_ALPHAS = 5
 LIBS = ["jaxreg", "sklearn", "celer", "skglm"]
@@ -60,7 +60,7 @@ def make_data(n, vocab, seed=0, words_per_doc=40):
   X = sp.csr_array(sp.diags_array(1.0 / np.maximum(norms, 1e-12)) @ X)
   X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)
   beta = np.zeros(vocab)
-  informative = rng.choice(np.arange(20, 2000), size=40, replace=False)
+  informative = rng.choice(np.arange(20, min(2000, vocab)), size=40, replace=False)
   beta[informative] = rng.choice([-1.0, 1.0], size=40) * rng.uniform(4, 10, size=40)
   y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ beta)))).astype(np.float64)
   a_max = np.max(np.abs(X.T @ (y - 0.5))) / n
@@ -121,31 +121,6 @@ def build(D, lib):
   return make, lambda res: res
 
 
-def child(lib, tol, datafile):
-  """A fresh process: the import, then the first call."""
-  z = np.load(datafile)
-  D = dict(X=sp.load_npz(datafile.replace(".npz", "_X.npz")), y=z["y"], grid=z["grid"])
-  t0 = time.perf_counter()
-  _bench.import_lib(lib)
-  t1 = time.perf_counter()
-  make, _ = build(D, lib)
-  _bench.block(make(float(tol))())
-  t2 = time.perf_counter()
-  print(json.dumps({"import": t1 - t0, "call": t2 - t1}))
-
-
-def first_call(lib, tol, datafile, cache_home):
-  env = dict(os.environ)
-  env.pop("JAXREG_NO_COMPILATION_CACHE", None)
-  env["XDG_CACHE_HOME"] = cache_home
-  cmd = [sys.executable, os.path.abspath(__file__), "--child", lib, repr(tol), datafile]
-  out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
-  for line in out.stdout.splitlines()[::-1]:
-    if line.startswith("{"):
-      return json.loads(line)
-  return {"error": (out.stderr or out.stdout)[-300:]}
-
-
 def main():
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--rows", type=int, default=20_000)
@@ -156,7 +131,7 @@ def main():
   ap.add_argument("--child", nargs=3, metavar=("LIB", "TOL", "DATA"), help=argparse.SUPPRESS)
   args = ap.parse_args()
   if args.child:
-    return child(*args.child)
+    return _sparse_bench.child(*args.child, build_fn=build)
   libs = [lib for lib in (args.libs.split(",") if args.libs else LIBS) if _bench.available(lib)]
   D = make_data(args.rows, args.vocab)
   X = D["X"]
@@ -181,9 +156,10 @@ def main():
     cache = tempfile.mkdtemp(prefix="xdg_", dir=tmp)
     for lib in fns:
       key = lib if lib != "jaxreg" else "jaxreg (cold cache)"
-      first[key] = first_call(lib, chosen[lib][0], datafile, cache)
+      first[key] = _sparse_bench.first_call(lib, chosen[lib][0], datafile, cache, __file__)
       if lib == "jaxreg":
-        first["jaxreg (warm cache)"] = first_call(lib, chosen[lib][0], datafile, cache)
+        first["jaxreg (warm cache)"] = _sparse_bench.first_call(lib, chosen[lib][0], datafile,
+                                                                cache, __file__)
   print(f"\n### sparse ℓ1 logistic path, {label}\n")
   print("| contender | tol | max rel gap | nonzeros at α_min | warm median | warm min | "
         "/ fastest peer (median) |")
@@ -196,14 +172,15 @@ def main():
           f"{_bench.fmt_t(med)} | {_bench.fmt_t(mn)} | {ratio} |")
   if first:
     print("\nFirst call, fresh process per contender:\n")
-    print("| contender | import | first call | e2e |")
-    print("| --- | --- | --- | --- |")
+    print("| contender | import | first call | e2e | peak RSS | RSS added by the call |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for lib, v in first.items():
       if "call" in v:
         print(f"| {lib} | {_bench.fmt_t(v['import'])} | {_bench.fmt_t(v['call'])} | "
-              f"{_bench.fmt_t(v['import'] + v['call'])} |")
+              f"{_bench.fmt_t(v['import'] + v['call'])} | {v['rss_peak_mb']:.0f} MB | "
+              f"{v['rss_call_mb']:.0f} MB |")
       else:
-        print(f"| {lib} | error | {v['error'][-80:]!r} | | |")
+        print(f"| {lib} | error | {v['error'][-80:]!r} | | | |")
 
 
 if __name__ == "__main__":
