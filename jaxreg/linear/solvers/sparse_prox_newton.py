@@ -106,39 +106,14 @@ def _lasso_step(X, eta, g, h, H, w, b, l1, l2, fit_intercept, inner_tol, inner_m
   return w_new - w, b_new - b
 
 
-def _newton_cg_step(X, Xr, g, h, w, l2, fit_intercept, forcing):
-  """Without ℓ1 the model is smooth: the Newton direction (D, db) itself,
-  (Xᵀdiag(h)X + l2 I)D + Xᵀh db = −(Xᵀg + l2 w), hᵀ(XD) + Σh db = −Σg,
-  by conjugate gradients (SciPy) on O(nnz) products, preconditioned by the
-  diagonal, to a relative residual ``forcing``."""
-  p = X.shape[1]
-  k = p + int(fit_intercept)
-
-  def matvec(v):
-    R = Xr @ v[:p] + (v[p] if fit_intercept else 0.0)
-    hR = h * R
-    out = X.T @ hR + l2 * v[:p]
-    return np.append(out, np.sum(hR)) if fit_intercept else out
-
-  diag = np.asarray(X.multiply(X).T @ h).ravel() + l2
-  if fit_intercept:
-    diag = np.append(diag, np.sum(h))
-  diag = np.maximum(diag, np.finfo(X.dtype).tiny)
-  rhs = -(X.T @ g + l2 * w)
-  if fit_intercept:
-    rhs = np.append(rhs, -np.sum(g))
-  A = splinalg.LinearOperator((k, k), matvec=matvec, dtype=X.dtype)
-  M = splinalg.LinearOperator((k, k), matvec=lambda v: v / diag, dtype=X.dtype)
-  v, _ = splinalg.cg(A, rhs, rtol=forcing, atol=0.0, maxiter=10 * k, M=M)
-  return v[:p], (float(v[p]) if fit_intercept else 0.0)
-
-
-def _multinomial_newton_cg(X, Xr, P, G, s, W, l2, fit_intercept, forcing):
-  """The multinomial's Newton direction (D (p, K), db (K,)) under a smooth
-  penalty: each row's Hessian (sᵢ/n)(diag(pᵢ) − pᵢpᵢᵀ) couples the classes;
-  conjugate gradients on O(nnz·K) products, preconditioned by the diagonal,
-  to a relative residual ``forcing``. (The system is singular along a
-  common shift of the intercepts, a direction the gradient never has.)"""
+def _newton_cg_step(X, Xr, P, G, s, W, l2, fit_intercept, forcing):
+  """Without ℓ1 the model is smooth: the Newton direction (D (p, K), db (K,))
+  itself, by conjugate gradients (SciPy) on O(nnz·K) products,
+  preconditioned by the diagonal, to a relative residual ``forcing``. Each
+  row's Hessian is (sᵢ/n)(diag(pᵢ) − pᵢpᵢᵀ): it couples the multinomial's
+  classes, and with one column of sigmoid probabilities (binary) it is
+  (sᵢ/n)pᵢ(1 − pᵢ). (The multinomial system is singular along a common
+  shift of the intercepts, a direction the gradient never has.)"""
   n, p = X.shape
   K = P.shape[1]
   c = (s / n)[:, None]
@@ -233,15 +208,16 @@ def logistic(X, y, l1, l2, *, fit_intercept, tol, max_iter, s=None, w0=None, b0=
   eta = Xr @ W + b
   steps, violation = 0, np.inf
   while True:
-    G = s[:, None] * (probs(eta) - Y) / n
-    violation = _violation(X.T @ G, W, l1, l2, np.sum(G, axis=0), fit_intercept)
+    P = probs(eta)
+    G = s[:, None] * (P - Y) / n
+    GW = X.T @ G
+    violation = _violation(GW, W, l1, l2, np.sum(G, axis=0), fit_intercept)
     if violation <= tol_abs or steps >= max_iter:
       break
     moved = False
-    if not binary and l1 == 0:
+    if l1 == 0:
       # Smooth: the full Newton direction, the classes' coupling included.
-      D, db = _multinomial_newton_cg(X, Xr, probs(eta), G, s, W, l2, fit_intercept,
-                                     min(1e-4, violation / scale))
+      D, db = _newton_cg_step(X, Xr, P, G, s, W, l2, fit_intercept, min(1e-4, violation / scale))
       R = Xr @ D + db
       t = _armijo(lambda t: loss(eta + t * R) + penalty(W + t * D), loss(eta) + penalty(W),
                   float(np.sum(G * R)) + penalty(W + D) - penalty(W), eps)
@@ -250,20 +226,20 @@ def logistic(X, y, l1, l2, *, fit_intercept, tol, max_iter, s=None, w0=None, b0=
         moved = bool(np.any(D) or np.any(db))
     # Otherwise one class at a time (glmnet's multinomial): its diagonal
     # Hessian block gives a weighted elastic net, the other classes fixed.
-    for k in range(K if (binary or l1 > 0) else 0):
-      pr = probs(eta)[:, k]
+    for k in range(K if l1 > 0 else 0):
+      if moved:                         # an earlier class moved η: measure again
+        P = probs(eta)
+      pr = P[:, k]
       g = s * (pr - Y[:, k]) / n
+      gk = X.T @ g if moved else GW[:, k]
       h = s * pr * (1.0 - pr) / n
       H = float(np.sum(h))
       if not H > 0:
         continue                        # every live row saturated: no curvature here
       w = W[:, k]
-      gap_k = _violation((X.T @ g)[:, None], W[:, [k]], l1, l2, np.sum(g)[None], fit_intercept)
-      if l1 > 0:
-        D, db = _lasso_step(X, eta[:, k], g, h, H, w, b[k], l1, l2, fit_intercept,
-                            max(100 * eps, min(1e-3, gap_k / scale)), inner_max_iter)
-      else:
-        D, db = _newton_cg_step(X, Xr, g, h, w, l2, fit_intercept, min(1e-4, gap_k / scale))
+      gap_k = _violation(gk[:, None], W[:, [k]], l1, l2, np.sum(g)[None], fit_intercept)
+      D, db = _lasso_step(X, eta[:, k], g, h, H, w, b[k], l1, l2, fit_intercept,
+                          max(100 * eps, min(1e-3, gap_k / scale)), inner_max_iter)
       R = Xr @ D + db
       rest = penalty(W) - penalty(w)       # the other classes' penalty, unchanged
 
