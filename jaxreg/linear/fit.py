@@ -775,6 +775,25 @@ def _generic_init(init, prob):
   return W0, b0
 
 
+def _fit_generic(X, y, penalty, loss, fit_intercept, tol, max_iter, solver, init,
+                 sample_weight=None):
+  """``fit`` by the generic engine (any datafit × penalty, y (n,) or (n, T));
+  with ``sample_weight``, on :class:`~jaxreg.linear.datafits.Weighted`."""
+  prob, tol, max_iter, name = _generic_args(X, y, penalty, loss, tol, max_iter, solver)
+  df = prob.datafit
+  if sample_weight is not None:
+    s = check_sample_weight(sample_weight, prob.X.shape[0], prob.X.dtype)
+    df = (_datafits.Weighted(df.datafit, df.sample_weight * s)
+          if isinstance(df, _datafits.Weighted) else _datafits.Weighted(df, s))
+    name = _engine.check_solver(solver, df)
+  W0, b0 = _generic_init(init, prob)
+  W, b, it, ok = _generic_fit(prob.X, prob.Y, df, prob.coords, tol, W0, b0,
+                              fit_intercept=bool(fit_intercept), max_iter=max_iter, solver=name)
+  _warn_unconverged(ok, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; raise max_iter "
+                    "or tol.")
+  return FitResult(*_unpack(prob, W, b), it, ok)
+
+
 def _fit_weighted(X, y, penalty, loss, fit_intercept, tol, max_iter, solver, sample_weight,
                   init):
   """``fit`` with sample weights. The squared loss: on √s-scaled, s-centered
@@ -783,21 +802,8 @@ def _fit_weighted(X, y, penalty, loss, fit_intercept, tol, max_iter, solver, sam
   on :class:`~jaxreg.linear.datafits.Weighted`."""
   name = loss if isinstance(loss, str) else getattr(loss, "name", None)
   if name != "squared" or isinstance(loss, _datafits.Weighted):
-    prob, tol, max_iter, _ = _generic_args(X, y, penalty, loss, tol, max_iter, solver)
-    s = check_sample_weight(sample_weight, prob.X.shape[0], prob.X.dtype)
-    df = prob.datafit
-    if isinstance(df, _datafits.Weighted):
-      df = _datafits.Weighted(df.datafit, df.sample_weight * s)
-    else:
-      df = _datafits.Weighted(df, s)
-    solver = _engine.check_solver(solver, df)
-    W0, b0 = _generic_init(init, prob)
-    W, b, it, ok = _generic_fit(prob.X, prob.Y, df, prob.coords, tol, W0, b0,
-                                fit_intercept=bool(fit_intercept), max_iter=max_iter,
-                                solver=solver)
-    _warn_unconverged(ok, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; raise max_iter "
-                      "or tol.")
-    return FitResult(*_unpack(prob, W, b), it, ok)
+    return _fit_generic(X, y, penalty, loss, fit_intercept, tol, max_iter, solver, init,
+                        sample_weight)
   X, y = check_Xy(X, y, dtype_from="X", multi_output=True)
   s = check_sample_weight(sample_weight, X.shape[0], X.dtype)
   Xt, yt, x_mean, y_mean = weighted_rows(X, y, s, bool(fit_intercept))
@@ -977,13 +983,7 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
   # Several targets (y of shape (n, T)) are the generic engine's: independent
   # problems under a separable penalty, coupled under GroupLasso(axis=1).
   if jnp.ndim(y) != 1 or not _classic(penalty, loss, solver):
-    prob, tol, max_iter, name = _generic_args(X, y, penalty, loss, tol, max_iter, solver)
-    W0, b0 = _generic_init(init, prob)
-    W, b, it, ok = _generic_fit(prob.X, prob.Y, prob.datafit, prob.coords, tol, W0, b0,
-                                fit_intercept=bool(fit_intercept), max_iter=max_iter, solver=name)
-    _warn_unconverged(ok, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; raise max_iter "
-                      "or tol.")
-    return FitResult(*_unpack(prob, W, b), it, ok)
+    return _fit_generic(X, y, penalty, loss, fit_intercept, tol, max_iter, solver, init)
   X, y, tol, max_iter, solver = _prepare(X, y, penalty, loss, tol, max_iter, solver)
   a1, a2 = _penalty_parts(penalty, X.shape[-1], X.dtype)
   m = (jnp.ones(X.shape[0], X.dtype) if sample_weight is None
