@@ -46,6 +46,7 @@ def _check_numeric(a, name):
   if _sparse.is_sparse(a):
     raise TypeError(f"{name} is sparse, and this function needs it dense. Sparse X is taken "
                     "by enet_path, lasso_path, fit and cross_validate (squared loss with L1 or "
+                    "ElasticNet), and by fit for the logistic and multinomial losses (L1, L2, "
                     f"ElasticNet); otherwise pass {name}.toarray().")
   if isinstance(a, jax.core.Tracer):
     dtype = a.dtype
