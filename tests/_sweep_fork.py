@@ -112,8 +112,12 @@ def kill_trial(work, t, plan):
   it saw to trial{t}.json.
 
   A plan entry ("start", s) kills s seconds after the child starts; ("chunks",
-  s) kills s seconds after the child wrote its first chunk, so that the kill
-  falls while chunks are being written however loaded the machine is.
+  (f, s)) kills s seconds after the child's chunk count reached a fraction f
+  of what it has left to write. Counting chunks instead of timing them puts
+  the kill where chunks are being written however loaded the machine is (a
+  timed kill lands after the last chunk whenever the writing runs faster
+  than the reference's); s, under one chunk's writing time, lets some kills
+  tear a file mid-write.
   """
   d = os.path.join(work, f"trial{t}")
   kills = []
@@ -122,18 +126,21 @@ def kill_trial(work, t, plan):
     before = chunk_files(d)[0]
     if when == "chunks" and before == total:  # nothing left to write
       when = "start"
-    if when == "chunks":  # a random point of what is left to write
-      at *= (total - before) / total
+    if when == "chunks":  # a chunk count strictly inside what is left to write
+      frac, at = at
+      target = min(total - 1, before + 1 + int(frac * (total - before - 1)))
+    else:
+      target = None
     pid = fork(run, d, os.path.join(work, f"unused{t}.npz"))
     code = None
     if when == "chunks":
-      deadline = time.time() + 30
-      while chunk_files(d)[0] == before and time.time() < deadline:
+      deadline = time.time() + 60
+      while chunk_files(d)[0] < target and time.time() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:  # ended (or died) before writing a chunk: no kill to make
           code = os.waitstatus_to_exitcode(status)
           break
-        time.sleep(0.002)
+        time.sleep(0.0005)
     if code is None:
       time.sleep(at)
       os.kill(pid, signal.SIGKILL)
@@ -163,12 +170,10 @@ def kill_mode(work, n_trials, n_kills, seed):
   writing = stamps[-1] - stamps[0]  # from the first chunk file to the last
   # Most kills fall while chunks are being written, where a kill can tear a
   # file; the others anywhere in a child's life (start, trace, manifest).
-  # The chunk-phase kills are drawn in the first half of the reference's
-  # writing time: two trials run at once, and where their writing is faster
-  # than the reference's a kill drawn over the whole window often lands
-  # after the last chunk (3 of 12 landed midway in one such run).
-  plan = [[("chunks", rng.uniform(0.0, 0.5 * writing)) if rng.random() < 0.8 else
-           ("start", rng.uniform(0.0, duration)) for _ in range(n_kills)]
+  one_chunk = writing / (N_ALPHAS // CHUNK - 1)
+  plan = [[("chunks", (rng.uniform(0.0, 0.7), rng.uniform(0.0, one_chunk)))
+           if rng.random() < 0.8 else ("start", rng.uniform(0.0, duration))
+           for _ in range(n_kills)]
           for _ in range(n_trials)]  # killed n_kills times, then finished
   running = []
   for t in range(n_trials):  # two trials at a time, one per core
