@@ -205,10 +205,6 @@ class _LinearRegressor(RegressorMixin, BaseEstimator):
     out = X @ self.coef_.T + self.intercept_
     return np.asarray(out).ravel() if np.ndim(self.coef_) == 1 else np.asarray(out)
 
-  def _check_sparse_positive(self, X):
-    if sp.issparse(X) and getattr(self, "positive", False):
-      raise ValueError("positive=True is not supported with a sparse X yet; pass X dense.")
-
   def _store(self, res, X):
     coef = _as_numpy(res.coef, X.dtype)[:X.shape[1]]
     intercept = _as_numpy(res.intercept, X.dtype)
@@ -307,7 +303,6 @@ class ElasticNet(_LinearRegressor):
     _check_number(self.alpha, "alpha")
     _check_number(self.tol, "tol", low_open=True)
     _check_number(self.max_iter, "max_iter", low=1, integer=True)
-    self._check_sparse_positive(X)
     pen = self._penalty()
     if self.positive:
       pen = _penalties.NonNegative(pen)
@@ -316,8 +311,6 @@ class ElasticNet(_LinearRegressor):
     kwargs = dict(tol=float(self.tol), max_iter=int(self.max_iter))
     if y.ndim == 2:
       # Several targets, each its own problem (scikit-learn's Lasso on a 2-D y).
-      if sp.issparse(X) or self.positive:
-        raise ValueError("a 2-D y is not supported with a sparse X or positive=True yet.")
       init = init if init is None or np.ndim(init) == 2 else None
       res = _linear_fit(X, y, pen, fit_intercept=bool(self.fit_intercept),
                         sample_weight=sample_weight, **kwargs)
@@ -850,10 +843,9 @@ class ElasticNetCV(_LinearRegressor):
       kwargs["n_alphas"] = int(n_alphas)
     if self.positive:
       if alphas is None:
-        # scikit-learn's grid for positive=True (the largest positive correlation).
-        Xc, yc = _data.center(jnp.asarray(X), jnp.asarray(y), self.fit_intercept)[:2]
-        kwargs["alphas"] = np.asarray(_paths.alpha_grid(Xc, yc, r, n_alphas, float(self.eps),
-                                                        positive=True))
+        kwargs["alphas"] = np.asarray(_paths.positive_alpha_grid(
+            X, y, r, 100 if n_alphas is None else n_alphas, float(self.eps),
+            bool(self.fit_intercept), sample_weight))
         kwargs.pop("n_alphas", None)
       kwargs["penalty"] = _penalties.NonNegative(_penalties.ElasticNet(1.0, r))
     return _cv.cross_validate(X, y, l1_ratio=r, **kwargs)
@@ -873,13 +865,10 @@ class ElasticNetCV(_LinearRegressor):
       self.
     """
     X, y = self._validate(X, y)
-    if sample_weight is not None and self.positive:
-      raise ValueError("sample_weight with positive=True is not supported yet.")
     ratios = self._ratios()
     _check_number(self.eps, "eps", low_open=True)
     _check_number(self.tol, "tol", low_open=True)
     _check_number(self.max_iter, "max_iter", low=1, integer=True)
-    self._check_sparse_positive(X)
     alphas, n_alphas = self._grid_args()
     folds = list(check_cv(self.cv).split(X, y))
     # A low floor: cross-validation keeps p × p Gram matrices (n-free shapes)

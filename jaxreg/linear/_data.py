@@ -160,6 +160,25 @@ def check_sample_weight(sample_weight, n, dtype, name="sample_weight"):
   return w * (n / jnp.sum(w))
 
 
+def check_sparse_X(X, sample_weight=None, name="X"):
+  """A sparse X checked and converted for the solvers: ``(X_csc, s)``.
+
+  ``X_csc`` is a SciPy CSC array (float32 stays float32, anything else
+  becomes JAX's default float: float32 unless ``jax_enable_x64`` is set, as
+  a dense X would), ``s`` the weights rescaled to sum to n (NumPy) or None.
+  A traced X (under ``jax.jit`` / ``jax.vmap``) is a TypeError: sparse
+  designs are checked and prepared on the host.
+  """
+  if any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(X)):
+    raise TypeError(f"a sparse {name} is prepared on the host: call this function outside "
+                    f"jax.jit / jax.vmap (or pass {name} dense).")
+  dtype = jax.dtypes.canonicalize_dtype(
+      np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64)
+  Xs = _sparse.to_csc(X, dtype, name)
+  s = check_sample_weight(sample_weight, Xs.shape[0], Xs.dtype)
+  return Xs, None if s is None else np.asarray(s)
+
+
 def weighted_rows(X, y, s, fit_intercept):
   """The squared loss with weights as an unweighted one, by scaling rows.
 

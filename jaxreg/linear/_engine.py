@@ -13,7 +13,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
+
+from jaxreg import _checks
 
 from jaxreg import penalties as _penalties
 from jaxreg.linear import _data
@@ -22,6 +25,11 @@ from jaxreg.implicit import implicit_solution
 from jaxreg.linear.solvers import _common, coordinate_descent, fista, prox_newton
 
 SOLVERS = ("auto", "cd", "prox_newton", "fista")
+
+# FISTA iterations worth one coordinate-descent sweep, for budgets stated in
+# sweeps (the ratio of the engine's default budgets, 20000 and 1000): one
+# iteration costs about a sweep, but converges more slowly.
+FISTA_STEPS_PER_SWEEP = 20
 
 
 class Problem(NamedTuple):
@@ -60,6 +68,47 @@ def prepare(X, y, penalty, datafit, name_X="X", name_y="y"):
   single = single and Y.shape[1] == 1
   coords = _penalties.coordinates(penalty, X.shape[1], Y.shape[1])
   return Problem(X, Y, datafit, coords, single)
+
+
+def prepare_sparse(X, y, penalty, datafit, sample_weight=None):
+  """:func:`prepare` for a sparse X (``scipy.sparse`` or ``BCOO``): the
+  :class:`Problem` holds X as a ``jax.experimental.sparse.BCOO``, which
+  FISTA only multiplies (O(nnz) per product, never densified), and the
+  weights in a :class:`~jaxreg.linear.datafits.Weighted` datafit."""
+  Xs, s = _data.check_sparse_X(X, sample_weight)
+  n, p = Xs.shape
+  _data._check_numeric(y, "y")
+  if jnp.ndim(y) not in (1, 2) or jnp.shape(y)[0] != n:
+    raise ValueError(f"y must be (n,) or (n, T) with one row per row of X ({n} rows), got "
+                     f"shape {jnp.shape(y)}.")
+  if _checks.is_concrete(y) and not np.all(np.isfinite(np.asarray(y))):
+    raise ValueError("y contains NaN or infinite values.")
+  datafit = _datafits.get(datafit)
+  Y, _ = _datafits.prepare_targets(datafit, y)
+  Y = jnp.asarray(Y, Xs.dtype)
+  if s is not None:
+    s = jnp.asarray(s)
+    datafit = (_datafits.Weighted(datafit.datafit, datafit.sample_weight * s)
+               if isinstance(datafit, _datafits.Weighted) else _datafits.Weighted(datafit, s))
+  coords = _penalties.coordinates(penalty, p, Y.shape[1])
+  return Problem(bcoo(Xs), Y, datafit, coords, jnp.ndim(y) == 1 and Y.shape[1] == 1)
+
+
+def bcoo(Xs):
+  """A SciPy sparse matrix as a ``jax.experimental.sparse.BCOO`` whose
+  number of stored entries is padded (explicit zeros at (0, 0), which add
+  nothing to a product) to a size nearby counts share, so that the folds of
+  a cross-validation, or data sets that differ by a few entries, reuse one
+  compiled program."""
+  from jax.experimental import sparse as jsparse
+  coo = Xs.tocoo()
+  nnz = coo.nnz
+  size = _data.padded_size(nnz, 256, 4, 256)
+  data = np.zeros(size, Xs.dtype)
+  data[:nnz] = coo.data
+  idx = np.zeros((size, 2), np.int32)
+  idx[:nnz, 0], idx[:nnz, 1] = coo.row, coo.col
+  return jsparse.BCOO((jnp.asarray(data), jnp.asarray(idx)), shape=Xs.shape)
 
 
 def null_gradient(prob, fit_intercept):

@@ -67,7 +67,10 @@ def to_csc(X, dtype=None, name="X"):
       raise ValueError(f"{name} must be a 2-D BCOO array without batch or dense dimensions, "
                        f"got shape {X.shape} (n_batch={X.n_batch}, n_dense={X.n_dense}).")
     idx = np.asarray(X.indices)
-    X = sp.coo_array((np.asarray(X.data), (idx[:, 0], idx[:, 1])), shape=X.shape)
+    # BCOO pads with out-of-bounds indices (sum_duplicates(nse=...), slices
+    # of batched arrays): entries that are not there.
+    keep = np.all((idx >= 0) & (idx < np.asarray(X.shape)), axis=1)
+    X = sp.coo_array((np.asarray(X.data)[keep], (idx[keep, 0], idx[keep, 1])), shape=X.shape)
   if X.ndim != 2:
     raise ValueError(f"{name} must be 2-D, got shape {X.shape}.")
   if X.shape[0] < 1 or X.shape[1] < 1:

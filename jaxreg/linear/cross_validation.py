@@ -177,10 +177,7 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     one-standard-error rule); scikit-learn's ``LassoCV``.
   """
   generic = penalty is not None or not (isinstance(datafit, str) and datafit == "squared")
-  if _sparse.is_sparse(X) and generic:
-    raise ValueError("a sparse X is cross-validated for the squared loss with the elastic net "
-                     "(penalty=None) so far.")
-  if _sparse.is_sparse(X) or (sample_weight is not None and not generic):
+  if (_sparse.is_sparse(X) and not generic) or (sample_weight is not None and not generic):
     return _cross_validate_by_folds(X, y, l1_ratio, alphas, cv, n_alphas, eps,
                                     bool(fit_intercept), tol, max_iter, sample_weight)
   if generic:
@@ -323,16 +320,27 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
   """Cross-validation of any datafit × penalty path (see :func:`cross_validate`);
   with ``sample_weight``, each fold fitted with its training rows' weights
   and scored by its test rows' weighted mean loss."""
-  prob = _engine.prepare(X, y, penalty, datafit)
-  dtype = prob.X.dtype
-  folds = check_folds(cv, np.asarray(prob.X), np.asarray(y))
+  sparse = _sparse.is_sparse(X)
+  if sparse:
+    # Folds are CSR row slices, fitted as sparse paths (never densified).
+    Xs, _ = _data.check_sparse_X(X)
+    prob = _engine.prepare_sparse(Xs, y, penalty, datafit)
+    Xn = Xs.tocsr()
+  else:
+    prob = _engine.prepare(X, y, penalty, datafit)
+    Xn = np.asarray(prob.X)
+  dtype = prob.Y.dtype
+  folds = check_folds(cv, Xn, np.asarray(y))
   s = None if sample_weight is None else np.asarray(
-      _data.check_sample_weight(sample_weight, prob.X.shape[0], dtype))
+      _data.check_sample_weight(sample_weight, prob.Y.shape[0], dtype))
   if alphas is None:
     n_alphas = _paths._check_positive_int(n_alphas, "n_alphas")
     eps = _paths._check_positive_float(eps, "eps")
     # The full data's grid, from the weighted α_max when weighted.
-    gp, _, gi = _paths.weighted_problem(prob, s, fit_intercept)
+    if sparse:
+      gp, gi = _engine.prepare_sparse(Xs, y, penalty, datafit, s), fit_intercept
+    else:
+      gp, _, gi = _paths.weighted_problem(prob, s, fit_intercept)
     alphas = _paths._generic_grid(gp.X, gp.Y, gp.datafit, gp.coords, eps, fit_intercept=gi,
                                   n_alphas=n_alphas)
   else:
@@ -341,16 +349,17 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
   tol = max(_paths._check_positive_float(tol, "tol"), _paths.tol_floor(dtype))
   _engine.check_solver(solver, prob.datafit)
   df = prob.datafit
-  Xn, Yn = np.asarray(prob.X), np.asarray(prob.Y)
+  Yn = np.asarray(prob.Y)
   yn = np.asarray(y)
 
   def run(rows):
-    if s is not None:
+    if s is not None or sparse:
       # Rows of weight 0 (copies of row 0: valid targets) pad every fit to n
       # rows, so the folds and the refit share one compiled path.
       extra = max(Xn.shape[0] - len(rows), 0)
       padded = np.concatenate([rows, np.zeros(extra, rows.dtype)])
-      s_pad = np.concatenate([s[rows], np.zeros(extra, s.dtype)])
+      s_pad = np.concatenate([np.ones(len(rows), dtype) if s is None else s[rows],
+                              np.zeros(extra, dtype)])
       with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)   # summarized below
         out = _paths.path(Xn[padded], yn[padded], penalty, datafit, alphas, tol=tol,
@@ -366,7 +375,11 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
     return np.asarray(out.W), np.asarray(out.b), np.asarray(out.converged)
 
   def held_out(W, b, test):
-    eta = jnp.einsum("np,kpt->knt", jnp.asarray(Xn[test]), jnp.asarray(W)) + jnp.asarray(b)[:, None]
+    if sparse:
+      eta = jnp.asarray(np.stack([Xn[test] @ Wk for Wk in W]) + b[:, None])
+    else:
+      eta = (jnp.einsum("np,kpt->knt", jnp.asarray(Xn[test]), jnp.asarray(W))
+             + jnp.asarray(b)[:, None])
     Yt = jnp.asarray(Yn[test])
     st = None if s is None else s[test]
     if st is not None and not np.sum(st) > 0:

@@ -90,8 +90,8 @@ from jaxreg.linear import _engine, _sparse
 from jaxreg.linear import datafits as _datafits
 from jaxreg.linear import _coordinate_descent
 from jaxreg.linear.solvers import prox_newton
-from jaxreg.linear._data import (center, check_sample_weight, check_Xy, square_root_form,
-                                 weighted_rows)
+from jaxreg.linear._data import (center, check_sample_weight, check_sparse_X, check_Xy,
+                                 square_root_form, weighted_rows)
 from jaxreg.linear.solvers.dual_newton import enet_dual_newton
 from jaxreg.penalties import ElasticNet, L1, L2, Penalty
 
@@ -679,7 +679,8 @@ def _classic(penalty, loss, solver):
           and solver in _SOLVERS + _RESOLVED)
 
 
-_GENERIC_MAX_ITER = {"cd": 1000, "prox_newton": 200, "fista": 20000}
+_GENERIC_MAX_ITER = {"cd": 1000, "prox_newton": 200,
+                     "fista": 1000 * _engine.FISTA_STEPS_PER_SWEEP}
 
 
 def _generic_args(X, y, penalty, loss, tol, max_iter, solver, batched=False):
@@ -813,43 +814,91 @@ def _fit_weighted(X, y, penalty, loss, fit_intercept, tol, max_iter, solver, sam
   return res._replace(intercept=y_mean - x_mean @ res.coef)
 
 
-def _fit_sparse(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init):
-  """``fit`` on a sparse X: the sparse elastic-net path at the one α."""
+def _fit_sparse(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init,
+                solver="auto"):
+  """``fit`` on a sparse X: the host solvers for the lasso / elastic net (per
+  target) and the logistic models, FISTA on a BCOO for everything else."""
   from jaxreg.linear import paths as _paths   # paths imports this module
   name = loss if isinstance(loss, str) else getattr(loss, "name", None)
   lasso = isinstance(penalty, L1) and penalty.weights is None
   enet = isinstance(penalty, ElasticNet)
-  if name in ("logistic", "multinomial") and isinstance(loss, str) and penalty.mask is None and (
+  plain = isinstance(loss, str) and getattr(penalty, "mask", None) is None and solver == "auto"
+  if plain and name in ("logistic", "multinomial") and (
       lasso or enet or (isinstance(penalty, L2) and penalty.weights is None)):
     return _fit_sparse_logistic(X, y, penalty, name, fit_intercept, tol, max_iter, sample_weight,
                                 init)
-  if name != "squared" or not (lasso or enet) or penalty.mask is not None:
-    raise ValueError("a sparse X is supported for the squared loss with jr.L1 (without weights "
-                     "or mask) or jr.ElasticNet, and for the logistic and multinomial losses with "
-                     "these or jr.L2, "
-                     f"so far; got loss={loss!r}, penalty={penalty!r}. Pass X dense "
-                     "(X.toarray()) for other models.")
-  r = 1.0 if lasso else float(penalty.l1_ratio)
-  if r <= 0:
-    raise ValueError("a sparse X needs l1_ratio > 0 (with l1_ratio = 0 every feature is active).")
+  r = 1.0 if lasso else float(penalty.l1_ratio) if enet else 0.0
+  if not (plain and name == "squared" and r > 0 and _checks.is_concrete(penalty.alpha)
+          and jnp.ndim(penalty.alpha) == 0 and jnp.ndim(y) in (1, 2)):
+    return _fit_sparse_generic(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight,
+                               init, solver)
   dtype = np.float32 if getattr(X, "dtype", None) == np.float32 else jnp.result_type(float)
   tol = default_tol(jnp.zeros((), dtype)) if tol is None else _check_tol(tol)
   max_iter = 1000 if max_iter is None else _check_max_iter(max_iter)
-  coef0, _ = _split_init(init, (X.shape[1],), (), dtype)
-  path = _paths.sparse_enet_path(X, y, r, alphas=[float(penalty.alpha)],
-                                 fit_intercept=bool(fit_intercept), tol=tol, max_iter=max_iter,
-                                 sample_weight=sample_weight,
-                                 w0=None if coef0 is None else np.asarray(coef0))
-  return FitResult(path.coefs[0], path.intercepts[0], path.n_iter[0], path.converged[0])
+  yv = np.asarray(y)
+  targets = yv[:, None] if yv.ndim == 1 else yv
+  shape = (X.shape[1],) if yv.ndim == 1 else (X.shape[1], targets.shape[1])
+  coef0, _ = _split_init(init, shape, shape[1:], dtype)
+  if coef0 is not None and yv.ndim == 1:
+    coef0 = coef0[:, None]
+  out = []
+  for t in range(targets.shape[1]):   # independent problems, one per target
+    path = _paths.sparse_enet_path(X, targets[:, t], r, alphas=[float(penalty.alpha)],
+                                   fit_intercept=bool(fit_intercept), tol=tol,
+                                   max_iter=max_iter, sample_weight=sample_weight,
+                                   w0=None if coef0 is None else np.asarray(coef0[:, t]))
+    out.append((path.coefs[0], path.intercepts[0], path.n_iter[0], path.converged[0]))
+  coef, intercept, it, ok = (np.stack(a, axis=-1) for a in zip(*out))
+  if yv.ndim == 1:
+    coef, intercept = coef[:, 0], intercept[0]
+  return FitResult(jnp.asarray(coef), jnp.asarray(intercept), jnp.asarray(np.max(it)),
+                   jnp.asarray(np.all(ok)))
+
+
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter"))
+def _sparse_fista(prob, tol, W0, b0, *, fit_intercept, max_iter):
+  return _engine.solve_one(prob, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                           solver="fista", W0=W0, b0=b0)
+
+
+def _sparse_generic_args(X, y, penalty, loss, tol, max_iter, solver, sample_weight=None):
+  """:func:`_generic_args` for a sparse X: the problem on a BCOO
+  (:func:`._engine.prepare_sparse`) and the solver FISTA. With
+  ``solver="auto"`` a given ``max_iter`` counts sweeps of the solver a dense
+  X would get, FISTA_STEPS_PER_SWEEP FISTA iterations each."""
+  if solver not in ("auto", "fista"):
+    raise ValueError(f"a sparse X is solved by solver='fista' (products with X only); got "
+                     f"solver={solver!r}: pass solver='auto' or 'fista', or X dense.")
+  prob = _engine.prepare_sparse(X, y, penalty, loss, sample_weight)
+  tol = default_tol(jnp.zeros((), prob.Y.dtype)) if tol is None else _check_tol(tol)
+  if max_iter is None:
+    max_iter = _GENERIC_MAX_ITER["fista"]
+  elif solver == "auto":
+    max_iter = _check_max_iter(max_iter) * _engine.FISTA_STEPS_PER_SWEEP
+  else:
+    max_iter = _check_max_iter(max_iter)
+  return prob, tol, max_iter, "fista"
+
+
+def _fit_sparse_generic(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init,
+                        solver):
+  """``fit`` of any datafit × penalty on a sparse X: the generic engine's
+  FISTA, whose only use of X is products with X and Xᵀ, on a
+  ``jax.experimental.sparse.BCOO`` (O(nnz) each, never densified)."""
+  prob, tol, max_iter, _ = _sparse_generic_args(X, y, penalty, loss, tol, max_iter, solver,
+                                                sample_weight)
+  W0, b0 = _generic_init(init, prob)
+  res = _sparse_fista(prob, tol, W0, b0, fit_intercept=bool(fit_intercept), max_iter=max_iter)
+  _warn_unconverged(res.converged, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; "
+                    "raise max_iter or tol.")
+  return FitResult(*_unpack(prob, res.W, res.b), res.n_iter, res.converged)
 
 
 def _fit_sparse_logistic(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init):
   """``fit`` of the binary or multinomial log-loss on a sparse X, with L1, L2
   or the elastic net: :func:`jaxreg.linear.solvers.sparse_prox_newton.logistic`."""
-  from jaxreg.linear import paths as _paths   # paths imports this module
   from jaxreg.linear.solvers import sparse_prox_newton
-  des, _, _ = _paths.sparse_problem(X, np.zeros(X.shape[0]), sample_weight, False)
-  Xs = des.X
+  Xs, s = check_sparse_X(X, sample_weight)
   dtype = Xs.dtype
   Y, _ = _datafits.prepare_targets(loss, y)
   binary = loss == "logistic"
@@ -865,7 +914,7 @@ def _fit_sparse_logistic(X, y, penalty, loss, fit_intercept, tol, max_iter, samp
   coef0, b0 = _split_init(init, shape, shape[1:], dtype)
   res = sparse_prox_newton.logistic(
       Xs, np.asarray(Y[:, 0] if binary else Y, dtype), float(np.asarray(a1)[0]), float(a2),
-      fit_intercept=bool(fit_intercept), tol=tol, max_iter=max_iter, s=des.s,
+      fit_intercept=bool(fit_intercept), tol=tol, max_iter=max_iter, s=s,
       w0=None if coef0 is None else np.asarray(coef0),
       b0=None if b0 is None else np.asarray(b0))
   _warn_unconverged(res.converged, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; "
@@ -942,12 +991,17 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
       It changes where the solver starts, not the solution.
 
   A sparse ``X`` (``scipy.sparse``, ``BCOO``) is never densified: the squared
-  loss with ``L1`` or ``ElasticNet`` is solved by the sparse working-set
-  solver (see :func:`jaxreg.linear.paths.sparse_enet_path`), the logistic
-  and multinomial losses with ``L1``, ``L2`` or ``ElasticNet`` by proximal
-  Newton over it
-  (:mod:`jaxreg.linear.solvers.sparse_prox_newton`), on the host, so
-  neither under ``jax.jit`` nor differentiably.
+  loss with ``L1`` or ``ElasticNet`` (y of one or several independent
+  targets) is solved by the sparse working-set solver (see
+  :func:`jaxreg.linear.paths.sparse_enet_path`), the logistic and
+  multinomial losses with ``L1``, ``L2`` or ``ElasticNet`` by proximal
+  Newton over it (:mod:`jaxreg.linear.solvers.sparse_prox_newton`), both on
+  the host, so neither under ``jax.jit`` nor differentiably; every other
+  datafit × penalty (``MCP``, ``GroupLasso``, ``NonNegative``, Poisson,
+  Huber, …) by the generic engine's FISTA on a ``BCOO`` copy, which only
+  multiplies X (``solver`` must be ``"auto"`` or ``"fista"``; with
+  ``"auto"`` a given ``max_iter`` counts sweeps of
+  ``_engine.FISTA_STEPS_PER_SWEEP`` = 20 iterations).
 
   Returns:
     ``FitResult(coef, intercept, n_iter, converged)``: ``n_iter`` ≤
@@ -974,7 +1028,8 @@ def fit(X, y, penalty, loss: str = "squared", fit_intercept: bool = True,
     "Efficient and modular implicit differentiation".
   """
   if _sparse.is_sparse(X):
-    return _fit_sparse(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init)
+    return _fit_sparse(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init,
+                       solver)
   # The binary log-loss takes its weights in the specialised solvers below.
   classic_logistic = loss == "logistic" and jnp.ndim(y) == 1 and _classic(penalty, loss, solver)
   if sample_weight is not None and not classic_logistic:
@@ -1056,6 +1111,70 @@ def _fit_batch_dual(Xs, ys, penalty, fit_intercept, tol, max_iter, chunk_size):
   return w.reshape(-1, p)[:B], b.reshape(-1)[:B], it.reshape(-1)[:B], conv.reshape(-1)[:B]
 
 
+def _sparse_batch(Xs):
+  """The B sparse (n, p) matrices of a sparse batch (a sequence of them or a
+  3-D BCOO), or None for a dense batch."""
+  if _sparse.is_sparse(Xs):
+    if len(Xs.shape) != 3:
+      raise ValueError(f"Xs must be (B, n, p), got a sparse array of shape {Xs.shape}.")
+    return [Xs[i] for i in range(Xs.shape[0])]
+  if isinstance(Xs, (list, tuple)) and Xs and any(_sparse.is_sparse(X) for X in Xs):
+    if not all(_sparse.is_sparse(X) for X in Xs):
+      raise TypeError("Xs mixes sparse and dense matrices; pass all sparse or all dense.")
+    return list(Xs)
+  return None
+
+
+def _fit_batch_sparse(mats, ys, penalty, loss, fit_intercept, tol, max_iter, solver):
+  """fit_batch on B sparse designs: FISTA on each one's BCOO, vmapped."""
+  checked = [check_sparse_X(X, name=f"Xs[{i}]")[0] for i, X in enumerate(mats)]
+  B = len(checked)
+  shape = checked[0].shape
+  for i, X in enumerate(checked):
+    if X.shape != shape:
+      raise ValueError(f"Xs[{i}] has shape {X.shape}, Xs[0] {shape}: a batch shares one shape.")
+  if jnp.shape(ys)[:1] != (B,):
+    raise ValueError(f"Xs and ys have different numbers of problems: {B} and "
+                     f"{jnp.shape(ys)[0] if jnp.ndim(ys) else ys!r}.")
+  if jnp.ndim(penalty.alpha) and not jnp.shape(penalty.alpha) == (B,):
+    raise ValueError(f"penalty.alpha must be a scalar or have shape ({B},), got "
+                     f"{jnp.shape(penalty.alpha)}.")
+  pen0 = jax.tree_util.tree_map(
+      lambda l: l[0] if jnp.ndim(l) >= 1 and jnp.shape(l)[0] == B else l, penalty)
+  prob, tol, max_iter, _ = _sparse_generic_args(checked[0], ys[0], pen0, loss, tol, max_iter,
+                                                solver)
+  Ys = jnp.stack([_engine.prepare_sparse(X, ys[i], pen0, loss).Y
+                  for i, X in enumerate(checked)]) if B > 1 else prob.Y[None]
+  parts = [_engine.bcoo(X) for X in checked]
+  nse = max(int(P.nse) for P in parts)
+  pad = lambda a: jnp.pad(a, [(0, nse - a.shape[0])] + [(0, 0)] * (a.ndim - 1))
+  data = jnp.stack([pad(P.data) for P in parts])
+  idx = jnp.stack([pad(P.indices) for P in parts])
+  W, b, it, ok = _sparse_fit_batch_impl(data, idx, Ys, prob.datafit, penalty, tol, shape=shape,
+                                        fit_intercept=bool(fit_intercept), max_iter=max_iter)
+  _warn_unconverged(ok, "jr.linear.fit_batch", f"n_iter reached max_iter={max_iter}; raise "
+                    "max_iter or tol.")
+  return FitResult(*_unpack(prob, W, b), it, ok)
+
+
+@functools.partial(jax.jit, static_argnames=("shape", "fit_intercept", "max_iter"))
+def _sparse_fit_batch_impl(data, idx, Ys, datafit, penalty, tol, *, shape, fit_intercept,
+                           max_iter):
+  from jax.experimental import sparse as jsparse
+  B, T = Ys.shape[0], Ys.shape[2]
+  in_axes = jax.tree_util.tree_map(lambda l: 0 if jnp.ndim(l) >= 1 and jnp.shape(l)[0] == B
+                                   else None, penalty)
+
+  def one(d, i, Y, pen):
+    prob = _engine.Problem(jsparse.BCOO((d, i), shape=shape), Y, datafit,
+                           _penalties.coordinates(pen, shape[1], T), False)
+    res = _engine.solve_one(prob, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                            solver="fista")
+    return res.W, res.b, res.n_iter, res.converged
+
+  return jax.vmap(one, in_axes=(0, 0, 0, in_axes))(data, idx, Ys, penalty)
+
+
 def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True,
               tol: Optional[float] = None, max_iter: Optional[int] = None,
               solver: str = "auto", chunk_size: Optional[int] = None) -> FitResult:
@@ -1081,7 +1200,10 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
   Differentiable like :func:`fit`.
 
   Args:
-    Xs: (B, n, p) design matrices.
+    Xs: (B, n, p) design matrices; or B sparse ones of one shape (a
+      sequence of ``scipy.sparse`` / 2-D ``BCOO``, or a (B, n, p) ``BCOO``),
+      never densified: each is solved by the generic engine's FISTA on its
+      own ``BCOO`` (stored entries padded to one count), all in lock-step.
     ys: (B, n) targets.
     penalty: a penalty with scalar leaves (shared) or leaves of shape (B,).
     loss, fit_intercept, tol, max_iter, solver: as in :func:`fit`
@@ -1109,6 +1231,9 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
     "A highly efficient semismooth Newton augmented Lagrangian method for
     solving lasso problems".
   """
+  mats = _sparse_batch(Xs)
+  if mats is not None:
+    return _fit_batch_sparse(mats, ys, penalty, loss, fit_intercept, tol, max_iter, solver)
   if not _classic(penalty, loss, solver):
     prob, tol, max_iter, name = _generic_args(Xs, ys, penalty, loss, tol, max_iter, solver,
                                               batched=True)

@@ -336,7 +336,8 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
   """
   if _sparse.is_sparse(X):
     if positive:
-      raise ValueError("positive=True is not supported with a sparse X yet; pass X dense.")
+      return _sparse_positive_path(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol,
+                                   max_iter, sample_weight)
     return sparse_enet_path(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol,
                             max_iter, sample_weight=sample_weight)
   if sample_weight is not None or positive:
@@ -398,17 +399,12 @@ def _constrained_or_weighted(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercep
   r = _check_l1_ratio(l1_ratio)
   n = X.shape[0]
   x_mean = y_mean = None
+  if alphas is None and positive:
+    alphas = positive_alpha_grid(X, y, r, n_alphas, eps, fit_intercept, sample_weight)
   if sample_weight is not None:
     s = _data.check_sample_weight(sample_weight, n, X.dtype)
     X, y, x_mean, y_mean = _data.weighted_rows(X, y, s, bool(fit_intercept))
     fit_intercept = False
-  if alphas is None and positive:
-    # scikit-learn's grid for positive=True: the largest positive correlation.
-    if r == 0:
-      raise ValueError("l1_ratio=0 needs explicit alphas (the default grid divides by l1_ratio).")
-    Xc, yc = center(X, y, fit_intercept)[:2]
-    alphas = alpha_grid(Xc, yc, jnp.asarray(r, X.dtype), _check_positive_int(n_alphas, "n_alphas"),
-                        jnp.asarray(_check_positive_float(eps, "eps"), X.dtype), positive=True)
   if positive:
     res = path(X, y, _penalties.NonNegative(_penalties.ElasticNet(1.0, r)), alphas=alphas,
                fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
@@ -420,17 +416,58 @@ def _constrained_or_weighted(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercep
   return res
 
 
+def positive_alpha_grid(X, y, l1_ratio, n_alphas=100, eps=1e-3, fit_intercept=True,
+                        sample_weight=None):
+  """scikit-learn's grid for ``positive=True``: ``n_alphas`` log-spaced α
+  from max(0, max_j X_cᵀy_c)/(n·r) (the largest positive correlation of the
+  centred — and, with weights, weighted — data) down to eps times it.
+
+  Args:
+    X: (n, p), dense or sparse (never densified).
+    y: (n,) targets.
+    l1_ratio: r ∈ (0, 1].
+    n_alphas, eps: grid size and α_min / α_max.
+    fit_intercept: centre first.
+    sample_weight: None or (n,) weights ≥ 0 (scikit-learn's semantics).
+
+  Returns:
+    (n_alphas,) decreasing α.
+  """
+  r = _check_l1_ratio(l1_ratio)
+  if r == 0:
+    raise ValueError("l1_ratio=0 needs explicit alphas (the default grid divides by l1_ratio).")
+  n_alphas = _check_positive_int(n_alphas, "n_alphas")
+  eps = _check_positive_float(eps, "eps")
+  if _sparse.is_sparse(X):
+    des, yc, _ = sparse_problem(X, y, sample_weight, fit_intercept)
+    corr, n = des.rmatvec(yc), des.shape[0]
+  else:
+    X, y = check_Xy(X, y)
+    n = X.shape[0]
+    s = _data.check_sample_weight(sample_weight, n, X.dtype)
+    Xc, yc = (center(X, y, fit_intercept) if s is None
+              else _data.weighted_rows(X, y, s, bool(fit_intercept)))[:2]
+    corr = Xc.T @ yc
+  return grid_from_correlations(corr, n, r, n_alphas, eps, positive=True)
+
+
+def _sparse_positive_path(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol, max_iter,
+                          sample_weight):
+  """`enet_path` with ``positive`` on a sparse X: :func:`path` with
+  ``NonNegative(ElasticNet)`` (FISTA on a BCOO), on scikit-learn's grid for
+  positive=True (the largest positive correlation)."""
+  r = _check_l1_ratio(l1_ratio)
+  if alphas is None:
+    alphas = positive_alpha_grid(X, y, r, n_alphas, eps, fit_intercept, sample_weight)
+  return path(X, y, _penalties.NonNegative(_penalties.ElasticNet(1.0, r)), alphas=alphas,
+              fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+              sample_weight=sample_weight)
+
+
 def sparse_problem(X, y, sample_weight, fit_intercept):
   """A sparse X and its y checked, then centred and weighted
   (:func:`jaxreg.linear._sparse.design`): ``(design, y_c, y_mean)``."""
-  if any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(X)):
-    raise TypeError("a sparse X is solved on the host: call this function outside jax.jit / "
-                    "jax.vmap (or pass X dense).")
-  # As a dense X would be: float32 stays float32, anything else becomes
-  # JAX's default float (float32 unless jax_enable_x64 is set).
-  dtype = jax.dtypes.canonicalize_dtype(
-      np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64)
-  Xs = _sparse.to_csc(X, dtype)
+  Xs, s = _data.check_sparse_X(X, sample_weight)
   _data._check_numeric(y, "y")
   yv = np.asarray(y)
   if yv.ndim != 1 or yv.shape[0] != Xs.shape[0]:
@@ -438,9 +475,7 @@ def sparse_problem(X, y, sample_weight, fit_intercept):
                      f"shape {yv.shape}.")
   if not np.all(np.isfinite(yv)):
     raise ValueError("y contains NaN or infinite values.")
-  s = _data.check_sample_weight(sample_weight, Xs.shape[0], Xs.dtype)
-  return _sparse.design(Xs, yv.astype(Xs.dtype), None if s is None else np.asarray(s),
-                        bool(fit_intercept))
+  return _sparse.design(Xs, yv.astype(Xs.dtype), s, bool(fit_intercept))
 
 
 def sparse_enet_path(X, y, l1_ratio=1.0, alphas=None, n_alphas=100, eps=1e-3, fit_intercept=True,
@@ -857,13 +892,31 @@ def path(X, y, penalty, datafit="squared", alphas=None, n_alphas: int = 100, eps
     skglm"; Breheny & Huang (2011), "Coordinate descent algorithms for
     nonconvex penalized regression" (ncvreg).
   """
-  prob = _engine.prepare(X, y, penalty, datafit)
+  if _sparse.is_sparse(X):
+    lasso = isinstance(penalty, _penalties.L1) and penalty.weights is None
+    enet = isinstance(penalty, _penalties.ElasticNet) and float(penalty.l1_ratio) > 0
+    if (datafit == "squared" and (lasso or enet) and penalty.mask is None and solver == "auto"
+        and jnp.ndim(y) == 1):
+      # The lasso and elastic net have their own sparse solver (working sets).
+      return sparse_enet_path(X, y, 1.0 if lasso else float(penalty.l1_ratio), alphas=alphas,
+                              n_alphas=n_alphas, eps=eps, fit_intercept=fit_intercept, tol=tol,
+                              max_iter=max_iter, sample_weight=sample_weight)
+    if solver not in ("auto", "fista"):
+      raise ValueError(f"a sparse X is solved by solver='fista' (products with X only); got "
+                       f"solver={solver!r}: pass solver='auto' or 'fista', or X dense.")
+    prob = _engine.prepare_sparse(X, y, penalty, datafit, sample_weight)
+    if solver == "auto":   # max_iter counts the sweeps of the solver "auto" means
+      max_iter = _check_positive_int(max_iter, "max_iter") * _engine.FISTA_STEPS_PER_SWEEP
+    means, solver = None, "fista"
+  else:
+    prob = _engine.prepare(X, y, penalty, datafit)
   n_alphas = _check_positive_int(n_alphas, "n_alphas")
   max_iter = _check_positive_int(max_iter, "max_iter")
   tol = _check_positive_float(tol, "tol")
   fit_intercept = bool(fit_intercept)
-  dtype = prob.X.dtype
-  prob, means, fit_intercept = weighted_problem(prob, sample_weight, fit_intercept)
+  dtype = prob.Y.dtype
+  if not _sparse.is_sparse(X):
+    prob, means, fit_intercept = weighted_problem(prob, sample_weight, fit_intercept)
   _engine.check_solver(solver, prob.datafit)
   if alphas is None:
     eps = _check_positive_float(eps, "eps")

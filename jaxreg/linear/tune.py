@@ -66,7 +66,7 @@ import numpy as np
 import optax
 
 from jaxreg import _checks
-from jaxreg.linear import _engine
+from jaxreg.linear import _data, _engine, _sparse
 from jaxreg.linear import _coordinate_descent
 from jaxreg.linear._data import fold_masks
 
@@ -642,7 +642,7 @@ def tune(X, y, X_val, y_val, penalty, loss: str = "squared", fit_intercept: bool
     Numerical Recipes, ``rtsafe`` and ``dbrent`` (Newton and Brent's
     method with derivatives, safeguarded by bisection).
   """
-  if not _fit._classic(penalty, loss, "auto"):
+  if not _fit._classic(penalty, loss, "auto") or _sparse.is_sparse(X):
     return _tune_generic(X, y, [(X_val, y_val)], penalty, loss, fit_intercept, steps,
                          learning_rate, optimizer, max_step, xtol, ftol, tol, max_iter, "auto",
                          scan_step, eps, "tune")
@@ -763,9 +763,9 @@ def tune_cv(X, y, penalty, cv: Union[int, Sequence, Any, None] = 5, fit_intercep
   # number of samples, p ≫ n), the folds are fitted in turn by fit's own
   # coordinate descent, whose sweeps are bounded by max_iter and whose
   # working sets keep a sweep cheap.
-  if not _fit._classic(penalty, loss, solver):
+  if not _fit._classic(penalty, loss, solver) or _sparse.is_sparse(X):
     n = np.shape(X)[0]
-    train, test = fold_masks(n, cv, np.asarray(X), np.asarray(y))
+    train, test = fold_masks(n, cv, X if _sparse.is_sparse(X) else np.asarray(X), np.asarray(y))
     folds = [(np.flatnonzero(tr), np.flatnonzero(te)) for tr, te in zip(train, test)]
     return _tune_generic(X, y, folds, penalty, loss, fit_intercept, steps, learning_rate,
                          optimizer, max_step, xtol, ftol, tol, max_iter, solver, scan_step, eps,
@@ -1130,22 +1130,35 @@ def _tune_generic(X, y, splits, penalty, loss, fit_intercept, steps, learning_ra
   L1-like value for penalties without one), and the loss is the held-out
   mean squared error (squared loss) or mean datafit loss.
   """
-  prob, tol, max_iter, solver_name = _fit._generic_args(X, y, penalty, loss, tol, max_iter,
-                                                        solver)
-  df, dtype = prob.datafit, prob.X.dtype
+  sparse = _sparse.is_sparse(X)
+  if sparse:
+    # FISTA on BCOO designs (products only, never densified); the
+    # hypergradient is the same implicit one.
+    prob, tol, max_iter, solver_name = _fit._sparse_generic_args(X, y, penalty, loss, tol,
+                                                                 max_iter, solver)
+    Xn = _data.check_sparse_X(X)[0].tocsr()
+    prepare = lambda X_, y_, *names: _engine.prepare_sparse(X_, y_, penalty, df) if \
+        _sparse.is_sparse(X_) else _engine.prepare(X_, y_, penalty, df, *names)
+    rows = lambda idx: _engine.bcoo(Xn[idx])
+  else:
+    prob, tol, max_iter, solver_name = _fit._generic_args(X, y, penalty, loss, tol, max_iter,
+                                                          solver)
+    Xn = np.asarray(prob.X)
+    prepare = lambda X_, y_, *names: _engine.prepare(X_, y_, penalty, df, *names)
+    rows = lambda idx: jnp.asarray(Xn[idx])
+  df, dtype = prob.datafit, prob.Y.dtype
   log_a0 = jnp.asarray(_start(penalty), dtype)
-  Xn, Yn = np.asarray(prob.X), np.asarray(prob.Y)
+  Yn = np.asarray(prob.Y)
   if name == "tune":
     (X_val, y_val), = splits
-    val = _engine.prepare(X_val, y_val, penalty, df, "X_val", "y_val")
+    val = prepare(X_val, y_val, "X_val", "y_val")
     if val.X.shape[1] != prob.X.shape[1]:
       raise ValueError(f"X_val has {val.X.shape[1]} features, X has {prob.X.shape[1]}.")
     if val.Y.shape[1] != prob.Y.shape[1]:
       raise ValueError(f"y_val has {val.Y.shape[1]} outputs or classes, y has {prob.Y.shape[1]}.")
     parts = [(prob.X, prob.Y, val.X.astype(dtype), val.Y.astype(dtype))]
   else:
-    parts = [(jnp.asarray(Xn[tr]), jnp.asarray(Yn[tr]), jnp.asarray(Xn[te]), jnp.asarray(Yn[te]))
-             for tr, te in splits]
+    parts = [(rows(tr), jnp.asarray(Yn[tr]), rows(te), jnp.asarray(Yn[te])) for tr, te in splits]
   alpha_max = 0.0
   for Xt, Yt, _, _ in parts:
     sub = _engine.Problem(Xt, Yt, df, prob.coords, False)
