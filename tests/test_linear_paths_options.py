@@ -65,11 +65,17 @@ def test_default_grid_is_sklearns_also_when_positive():
   assert float(a.alphas[0]) < 0.5 * float(b.alphas[0])
 
 
-def test_positive_with_sparse_is_a_named_error():
+def test_positive_with_sparse_equals_dense():
+  """The sparse route (FISTA on a BCOO) gives the dense route's grid and fits
+  (coordinate descent: another algorithm)."""
   import scipy.sparse as sp
   X, y, _ = _data()
-  with pytest.raises(ValueError, match="positive=True is not supported with a sparse X"):
-    jr.linear.lasso_path(sp.csr_array(X), y, positive=True)
+  with jax.enable_x64(True):
+    a = jr.linear.lasso_path(sp.csr_array(X), y, n_alphas=4, positive=True, tol=1e-10)
+    b = jr.linear.lasso_path(X, y, n_alphas=4, positive=True, tol=1e-10)
+  np.testing.assert_allclose(a.alphas, b.alphas, rtol=1e-12)
+  np.testing.assert_allclose(a.coefs, b.coefs, atol=1e-7)
+  assert np.all(np.asarray(a.coefs) >= 0)
 
 
 def _labels(y):

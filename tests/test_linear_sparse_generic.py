@@ -228,3 +228,27 @@ def test_sparse_fit_batch_equals_sklearn_per_problem(x64):
     jr.linear.fit_batch([mats[0], mats[1][:, :-1]], ys[:2], jr.L1(0.1))
   with pytest.raises(TypeError, match="mixes sparse and dense"):
     jr.linear.fit_batch([mats[0], mats[1].toarray()], ys[:2], jr.L1(0.1))
+
+
+@pytest.mark.parametrize("n, p", [(100, 30), (40, 120)])
+def test_sparse_ridge_path_equals_sklearn_and_lstsq(x64, no_densify, n, p):
+  """Each α against scikit-learn's Ridge(n·α); α = 0 against NumPy's
+  minimum-norm least squares on the centred data (p > n: not unique)."""
+  rng = np.random.default_rng(11)
+  X = sp.random(n, p, density=0.2, random_state=11, format="csr")
+  y = rng.normal(size=n)
+  no_densify.add(X.shape)
+  res = jr.linear.ridge_path(X, y, [0.0, 1e-3, 1.0])
+  no_densify.clear()
+  assert bool(np.all(res.converged))
+  D = X.toarray()
+  for a, w, b in zip(np.asarray(res.alphas), np.asarray(res.coefs), np.asarray(res.intercepts)):
+    if a > 0:
+      ref = linear_model.Ridge(alpha=n * a, tol=1e-14, solver="sparse_cg",
+                               max_iter=100_000).fit(X, y)
+      ref_w, ref_b = ref.coef_, ref.intercept_
+    else:
+      ref_w = np.linalg.lstsq(D - D.mean(0), y - y.mean(), rcond=None)[0]
+      ref_b = y.mean() - D.mean(0) @ ref_w
+    np.testing.assert_allclose(w, ref_w, atol=1e-9)
+    np.testing.assert_allclose(b, ref_b, atol=1e-9)
