@@ -147,33 +147,45 @@ def test_sparse_positive_enet_path_equals_sklearn(x64, no_densify):
   np.testing.assert_allclose(float(path.alphas[0]), top, rtol=1e-12)
 
 
-def test_sparse_generic_path_and_cv_equal_dense(x64):
+def test_sparse_generic_cv_and_its_paths_equal_dense(x64):
+  """Cross-validation of a group-lasso Huber model: the held-out losses and
+  the full-data path (``path`` on the sparse X, FISTA) equal the dense
+  engine's (proximal Newton)."""
   X, y, _ = _problem(seed=6)
   pen = jr.GroupLasso(1.0, groups=np.repeat(np.arange(10), 3))
-  sp_path = jr.linear.path(X, y, pen, "huber", n_alphas=5, tol=1e-10, max_iter=5000)
-  de_path = jr.linear.path(X.toarray(), y, pen, "huber", n_alphas=5, tol=1e-10, max_iter=5000)
-  np.testing.assert_allclose(np.asarray(sp_path.alphas), np.asarray(de_path.alphas), rtol=1e-12)
-  np.testing.assert_allclose(np.asarray(sp_path.coefs), np.asarray(de_path.coefs), atol=1e-6)
-  cv_s = jr.linear.cross_validate(X, y, penalty=jr.L1(1.0), datafit="huber", cv=3, n_alphas=5,
-                                  tol=1e-10, max_iter=5000)
-  cv_d = jr.linear.cross_validate(X.toarray(), y, penalty=jr.L1(1.0), datafit="huber", cv=3,
-                                  n_alphas=5, tol=1e-10, max_iter=5000)
+  kw = dict(penalty=pen, datafit="huber", cv=3, n_alphas=5, tol=1e-10, max_iter=5000)
+  cv_s = jr.linear.cross_validate(X, y, **kw)
+  cv_d = jr.linear.cross_validate(X.toarray(), y, **kw)
+  np.testing.assert_allclose(np.asarray(cv_s.alphas), np.asarray(cv_d.alphas), rtol=1e-12)
   np.testing.assert_allclose(np.asarray(cv_s.mse_path), np.asarray(cv_d.mse_path), rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(cv_s.coefs), np.asarray(cv_d.coefs), atol=1e-6)
   assert float(cv_s.best_alpha) == pytest.approx(float(cv_d.best_alpha), rel=1e-12)
 
 
-def test_sparse_tune_and_tune_cv_equal_dense(x64):
-  X, y, rng = _problem(seed=7)
+def _lasso_val(Xt, yt, Xv, yv, grid):
+  return np.array([np.mean((yv - linear_model.Lasso(alpha=a, tol=1e-12, max_iter=100_000)
+                            .fit(Xt, yt).predict(Xv)) ** 2) for a in grid])
+
+
+def test_sparse_tune_and_tune_cv_reach_the_grid_minimum(x64):
+  """The α found on sparse data against the held-out loss of scikit-learn's
+  Lasso on a fine grid: no grid point is better, and the best one is next
+  to the α found."""
+  X, y, _ = _problem(seed=7)
   Xv, yv, _ = _problem(n=60, seed=8)
-  for loss in ("squared", "huber"):
-    a = jr.linear.tune(X, y, Xv, yv, jr.L1(0.01), loss)
-    b = jr.linear.tune(X.toarray(), y, Xv.toarray(), yv, jr.L1(0.01), loss)
-    assert float(a.alpha) == pytest.approx(float(b.alpha), rel=1e-6)
-    assert float(a.val_loss) == pytest.approx(float(b.val_loss), rel=1e-7)
-  a = jr.linear.tune_cv(X, y, jr.L1(0.01), cv=3)
-  b = jr.linear.tune_cv(X.toarray(), y, jr.L1(0.01), cv=3)
-  assert float(a.alpha) == pytest.approx(float(b.alpha), rel=1e-6)
-  assert float(a.val_loss) == pytest.approx(float(b.val_loss), rel=1e-7)
+  grid = np.logspace(-3.5, -0.5, 61)
+  step = np.log(grid[1] / grid[0])
+  val = _lasso_val(X, y, Xv, yv, grid)
+  search = dict(xtol=0.005, ftol=1e-8)   # the search's own stopping rule, below the checks'
+  res = jr.linear.tune(X, y, Xv, yv, jr.L1(0.01), **search)
+  assert float(res.val_loss) <= val.min() * (1 + 1e-6)
+  assert abs(np.log(float(res.alpha) / grid[np.argmin(val)])) <= 2 * step
+  folds = [(np.r_[40:120], np.r_[0:40]), (np.r_[0:40, 80:120], np.r_[40:80]),
+           (np.r_[0:80], np.r_[80:120])]
+  cv_val = np.mean([_lasso_val(X[tr], y[tr], X[te], y[te], grid) for tr, te in folds], axis=0)
+  res = jr.linear.tune_cv(X, y, jr.L1(0.01), cv=folds, **search)
+  assert float(res.val_loss) <= cv_val.min() * (1 + 1e-6)
+  assert abs(np.log(float(res.alpha) / grid[np.argmin(cv_val)])) <= 2 * step
 
 
 def test_estimators_positive_and_multi_target_on_sparse_equal_sklearn():
