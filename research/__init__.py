@@ -17,4 +17,5 @@ EXPERIMENTS = (
     "alpha_conventions",
     "validation_curve",
     "bias_penalty",
+    "early_stopping",
 )

@@ -17,7 +17,6 @@ import numpy as np
 from jax import lax
 
 from jaxreg import _checks
-
 from jaxreg import penalties as _penalties
 from jaxreg.linear import _data
 from jaxreg.linear import datafits as _datafits
