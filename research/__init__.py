@@ -18,4 +18,6 @@ EXPERIMENTS = (
     "validation_curve",
     "bias_penalty",
     "early_stopping",
+    "support_recovery",
+    "double_descent",
 )
