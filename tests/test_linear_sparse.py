@@ -147,26 +147,27 @@ def test_bad_sparse_input_is_a_named_error():
   bad.data[3] = np.nan
   with pytest.raises(ValueError, match="X contains NaN or infinite values"):
     jr.linear.fit(bad, y, jr.L1(0.1))
-  with pytest.raises(ValueError, match="a sparse X is supported for the squared loss"):
-    jr.linear.fit(X, np.abs(y), jr.L1(0.1), loss="poisson")
-  with pytest.raises(ValueError, match="a sparse X is supported for the squared loss"):
-    jr.linear.fit(X, y, jr.MCP(0.1, 3.0))
+  for call in (lambda: jr.linear.fit(X, y, jr.MCP(0.1, 3.0), solver="cd"),
+               lambda: jr.linear.path(X, y, jr.MCP(0.1, 3.0), solver="prox_newton")):
+    with pytest.raises(ValueError, match="a sparse X is solved by solver='fista'"):
+      call()
   with pytest.raises(ValueError, match="y must be 1-D with one target per row of X"):
     jr.linear.fit(X, y[:-1], jr.L1(0.1))
+  with pytest.raises(ValueError, match=r"y must be \(n,\) or \(n, T\) with one row per row of X"):
+    jr.linear.fit(X, y[:-1], jr.MCP(0.1, 3.0))
+  with pytest.raises(ValueError, match="y contains NaN"):
+    jr.linear.fit(X, np.where(np.arange(len(y)) == 3, np.nan, y), jr.MCP(0.1, 3.0))
   with pytest.raises(ValueError, match="sample_weight must be >= 0"):
     jr.linear.fit(X, y, jr.L1(0.1), sample_weight=-np.ones(X.shape[0]))
-  for call in (lambda: jr.linear.path(X, y, jr.MCP(0.1, 3.0)),
-               lambda: jr.linear.tune(X, y, X, y, jr.L1(0.1)),
-               lambda: jr.linear.ridge_path(X, y, [0.1])):
-    with pytest.raises(TypeError, match="X is sparse, and this function needs it dense"):
-      call()
+  with pytest.raises(ValueError, match="sample_weight must be >= 0"):
+    jr.linear.fit(X, np.abs(y), jr.L1(0.1), loss="poisson", sample_weight=-np.ones(X.shape[0]))
   Xb = jsparse.BCOO.from_scipy_sparse(X)
   with pytest.raises(TypeError, match="outside jax.jit"):
     jax.jit(lambda A: jr.linear.fit(A, y, jr.L1(0.1)).coef)(Xb)
 
 
 def _mixed(n=300, seed=7):
-  """Light one-hot columns and a few heavy dense-ish ones (both ELL groups)."""
+  """Light one-hot columns and a few heavy dense-ish ones (two ELL width groups)."""
   rng = np.random.default_rng(seed)
   light = sp.csr_array((np.ones(n), (np.arange(n), rng.integers(0, 120, n))), shape=(n, 120))
   heavy = sp.csr_array(rng.normal(size=(n, 6)) * (rng.random((n, 6)) < 0.5))
@@ -224,6 +225,89 @@ def test_sparse_column_working_sets_equal_sklearn(monkeypatch, weighted):
     theirs = _objective(X, y, ref.coef_, ref.intercept_, a, 0.9, s)
     assert abs(ours - theirs) <= 1e-8 * theirs
     np.testing.assert_array_equal(w != 0, ref.coef_ != 0)
+
+
+def _zipf_lengths(n=1200, seed=11):
+  """Column lengths as in text: 1600 columns of 1-3 entries, 400 of 30-50,
+  60 of 250-350 and 4 of 0.95·n, shuffled; the longest carry signal. Its
+  working sets pass 1024 columns, with one ELL group per length class."""
+  rng = np.random.default_rng(seed)
+  lengths = np.r_[rng.integers(1, 4, 1600), rng.integers(30, 50, 400), rng.integers(250, 350, 60),
+                  np.full(4, int(0.95 * n))]
+  rng.shuffle(lengths)
+  rows = np.concatenate([rng.choice(n, k, replace=False) for k in lengths])
+  X = sp.csc_array((rng.normal(size=lengths.sum()), (rows, np.repeat(np.arange(len(lengths)),
+                                                                      lengths))),
+                   shape=(n, len(lengths))).tocsr()
+  X.indices, X.indptr = X.indices.astype(np.int32), X.indptr.astype(np.int32)  # for scikit-learn
+  beta = rng.normal(size=X.shape[1]) * (rng.random(X.shape[1]) < 0.3)
+  beta[lengths > n // 2] = 2.0
+  y = X @ beta + 0.5 * rng.normal(size=n) + 1.0
+  return X, y, rng
+
+
+def test_sparse_block_groups_columns_by_length():
+  """Each column in the narrowest ELL width 16·4^g that holds it (the last
+  width holds the longest column), its entries there exactly once."""
+  from jaxreg.linear.solvers import sparse_working_set as sws
+  X, y, rng = _zipf_lengths()
+  n, p = X.shape
+  s = rng.uniform(0.2, 2.0, n)
+  s = s * n / s.sum()
+  with jax.enable_x64(True):
+    des, yc, _ = _sparse.design(_sparse.to_csc(X), y, s, True)
+  cols = np.sort(rng.choice(p, 1500, replace=False))
+  block, where, K = sws._sparse_block(des, yc, cols, des.X.T @ s, des.sq_norms())
+  lengths = np.diff(des.X.indptr)[cols]
+  ladder = sws._widths(lengths.max(), n)
+  assert ladder == [16, 64, 256, 1024, n]
+  # One group a width in use (the empty ones are left out).
+  widths = [r.shape[1] for r in block.rows]
+  assert widths == [w for g, w in enumerate(ladder)
+                    if np.any(np.searchsorted(ladder, lengths) == g)]
+  assert len(widths) >= 4
+  starts = np.cumsum([0] + [r.shape[0] for r in block.rows])
+  assert K == starts[-1] == block.d.shape[0]
+  group = np.searchsorted(starts, where, side="right") - 1
+  np.testing.assert_array_equal(group, np.searchsorted(widths, lengths))
+  # Slots in use: the first `used` of each group, every column in one of them.
+  np.testing.assert_array_equal(block.used, np.bincount(group, minlength=len(widths)))
+  assert np.all(where - starts[group] < np.asarray(block.used)[group])
+  # Each group's slots, densified, are √s ⊙ X[:, cols] (zero past the columns).
+  dense = np.zeros((n, K))
+  for o, r, v in zip(starts, block.rows, block.vals):
+    for i in range(r.shape[0]):
+      np.add.at(dense[:, o + i], r[i], v[i])
+  np.testing.assert_allclose(dense[:, where], np.sqrt(s)[:, None] * X[:, cols].toarray(),
+                             atol=1e-12)
+  assert np.count_nonzero(np.delete(dense, where, axis=1)) == 0
+
+
+def test_sparse_zipf_lengths_path_equals_sklearn(monkeypatch):
+  """Text-like column lengths (1 to 0.95·n entries), working sets past 1024
+  columns on their ELL groups: the lasso path's objective within 1e-6 of
+  scikit-learn's on the same CSR at every α."""
+  from jaxreg.linear.solvers import sparse_working_set as sws
+  X, y, _ = _zipf_lengths()
+  blocks = []
+  build = sws._sparse_block
+
+  def spy(design, yc, cols, *args):
+    out = build(design, yc, cols, *args)
+    blocks.append([r.shape[1] for r in out[0].rows])
+    return out
+
+  monkeypatch.setattr(sws, "_sparse_block", spy)
+  with jax.enable_x64(True):
+    path = jr.linear.lasso_path(X, y, n_alphas=4, eps=3e-4, tol=1e-10)
+  assert bool(np.all(path.converged))
+  # Working sets of every column length: 16 to n wide, in four groups or more.
+  assert blocks and all(w[0] == 16 and w[-1] == X.shape[0] and len(w) >= 4 for w in blocks)
+  for a, w, b in zip(np.asarray(path.alphas), np.asarray(path.coefs), np.asarray(path.intercepts)):
+    ref = Lasso(alpha=a, tol=1e-12, max_iter=1_000_000).fit(X, y)
+    ours = _objective(X, y, w, b, a, 1.0)
+    theirs = _objective(X, y, ref.coef_, ref.intercept_, a, 1.0)
+    assert abs(ours - theirs) <= 1e-6 * theirs
 
 
 # --------------------------------------------------------- sparse logistic ---

@@ -301,57 +301,91 @@ class _SparseBlock(NamedTuple):
   O(nnz of the column), with the centring and weights kept implicit.
 
   The columns are X_c[:, j] = √s ⊙ (X[:, j] − x̄_j), stored as their stored
-  entries times √s at their rows, in two groups padded to their own
-  widths: ``h*`` (heavy, the first slots) and ``l*`` (light). The residual
+  entries times √s at their rows, in G groups by length: group g holds its
+  columns in slots o_g … o_g + K_g − 1 (o_g = K_0 + … + K_{g−1}), each
+  zero-padded to the group's width m_g, and only its first ``used[g]`` slots
+  are columns (the rest are zero: d = 0, never updated). A sweep visits the
+  groups in turn, so an update costs O(m_g), not O(max_g m_g). The residual
   r = y_c − X_c w is kept as r̃ + μ√s with T = √sᵀr̃, so an update
   touches only the column's rows: r̃ -= δ·x̃_j, μ += δ x̄_j, T -= δ u_j,
   where u_j = Σᵢ sᵢ X_ij.
   """
-  hrows: jax.Array   # (Kh, mh) int32
-  hvals: jax.Array   # (Kh, mh)
-  lrows: jax.Array   # (Kl, ml) int32
-  lvals: jax.Array   # (Kl, ml)
+  rows: tuple        # G arrays (K_g, m_g) int32
+  vals: tuple        # G arrays (K_g, m_g)
+  used: jax.Array    # (G,) int32: the slots in use, the first of each group
   xbar: jax.Array    # (K,) the columns' (weighted) means, 0 without intercept
   u: jax.Array       # (K,) Σᵢ sᵢ X_ij
   d: jax.Array       # (K,) ‖X_c[:, j]‖²
   root_s: jax.Array  # (n,) √s
   y: jax.Array       # (n,) y_c
 
-  def _heavy(self):
-    return self.hrows.shape[0]
+  def _starts(self):
+    """o_0, …, o_G (static: from the shapes)."""
+    starts = [0]
+    for r in self.rows:
+      starts.append(starts[-1] + r.shape[0])
+    return starts
 
-  def _dot(self, rt, j):
-    Kh = self._heavy()
-    heavy = lambda: jnp.dot(self.hvals[j], rt[self.hrows[j]])
-    light = lambda: jnp.dot(self.lvals[j - Kh], rt[self.lrows[j - Kh]])
-    return lax.cond(j < Kh, heavy, light)
+  def _updates(self):
+    """(grad_j, step) for slots of each group: X_c[:, j]ᵀr, and the
+    residual after w_j += δ, at the group's width."""
+    n = self.y.shape[0]
 
-  def init(self, wA):
-    Kh = self._heavy()
-    rt = self.y.at[self.hrows].add(-wA[:Kh, None] * self.hvals)
-    rt = rt.at[self.lrows].add(-wA[Kh:, None] * self.lvals)
-    return rt, jnp.dot(wA, self.xbar), jnp.dot(self.root_s, rt)
+    def of(g, o):
+      rows, vals = self.rows[g], self.vals[g]
+
+      def grad_j(aux, j):
+        rt, mu, T = aux
+        dot = jnp.dot(vals[j - o], rt[rows[j - o]])
+        return dot + mu * self.u[j] - self.xbar[j] * (T + mu * n)
+
+      def step(aux, j, delta):
+        rt, mu, T = aux
+        rt = rt.at[rows[j - o]].add(-delta * vals[j - o])
+        return rt, mu + delta * self.xbar[j], T - delta * self.u[j]
+      return grad_j, step
+
+    return [of(g, o) for g, o in enumerate(self._starts()[:-1])]
+
+  def segments(self):
+    """[(first slot, end, grad_j, step)] for the slots in use, a group
+    each: a sweep runs one loop a group, each update at its width."""
+    starts = self._starts()
+    return [(o, o + self.used[g], *fns) for g, (o, fns) in enumerate(zip(starts, self._updates()))]
+
+  def _group(self, j):
+    return jnp.searchsorted(jnp.asarray(self._starts()[1:-1]), j, side="right")
+
+  def grad_j(self, aux, j):
+    # Any slot, through a branch on its group; sweeps use `segments`.
+    return lax.switch(self._group(j), [g for g, _ in self._updates()], aux, j)
+
+  def step(self, aux, j, delta):
+    return lax.switch(self._group(j), [s for _, s in self._updates()], aux, j, delta)
 
   def diag(self):
     return self.d
 
-  def grad_j(self, aux, j):
-    rt, mu, T = aux
-    n = self.y.shape[0]
-    return self._dot(rt, j) + mu * self.u[j] - self.xbar[j] * (T + mu * n)
+  def _flat_rows(self):
+    return jnp.concatenate([r.ravel() for r in self.rows])
 
-  def step(self, aux, j, delta):
-    rt, mu, T = aux
-    Kh = self._heavy()
-    rt = lax.cond(j < Kh, lambda: rt.at[self.hrows[j]].add(-delta * self.hvals[j]),
-                  lambda: rt.at[self.lrows[j - Kh]].add(-delta * self.lvals[j - Kh]))
-    return rt, mu + delta * self.xbar[j], T - delta * self.u[j]
+  def init(self, wA):
+    # One scatter for all groups: one a group compiles slower (measured,
+    # about 0.1 s a group), and runs no faster.
+    dw = jnp.concatenate([(wA[o:o + r.shape[0], None] * v).ravel()
+                          for o, r, v in zip(self._starts(), self.rows, self.vals)])
+    rt = self.y.at[self._flat_rows()].add(-dw)
+    return rt, jnp.dot(wA, self.xbar), jnp.dot(self.root_s, rt)
 
   def norms(self, wA, aux):
     rt, mu, _ = aux
     r = rt + mu * self.root_s
-    xr = jnp.concatenate([jnp.sum(self.hvals * r[self.hrows], axis=1),
-                          jnp.sum(self.lvals * r[self.lrows], axis=1)])
+    rf = r[self._flat_rows()]      # one gather for all groups, as in `init`
+    xr, at = [], 0
+    for v in self.vals:
+      xr.append(jnp.sum(v * rf[at:at + v.size].reshape(v.shape), axis=1))
+      at += v.size
+    xr = jnp.concatenate(xr)
     return xr - self.xbar * jnp.dot(self.root_s, r), jnp.dot(r, r), jnp.dot(r, self.y)
 
 
@@ -359,7 +393,8 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True, 
                strict=True, accelerate=True):
   """Cyclic CD on the working-set problem, compacted to K slots.
 
-  The first k slots hold the working set (the rest are zero padding); ``l1``
+  The first k slots hold the working set (the rest are zero padding; a
+  `_SparseBlock` marks its own slots in use, and k is its slot count); ``l1``
   is a scalar or the working set's (K,) weights. After each sweep the
   duality gap of the working-set problem is evaluated from the maintained
   auxiliary vector (Q_A·w_A, or the residual). It equals the full problem's
@@ -391,15 +426,27 @@ def _sub_solve(data, wA, k, l1, l2, tol_abs, it, max_iter, c0=None, eager=True, 
   vector = jnp.ndim(l1) == 1
   l1_j = (lambda j: l1[j]) if vector else (lambda j: l1)
 
+  # Slot ranges, each with its own update: the k slots in use, or, on
+  # sparse columns, one range per width group (a group's update costs its
+  # width, and one loop a group needs no branch per coordinate).
+  if isinstance(data, _SparseBlock):
+    segments = data.segments()
+  else:
+    segments = [(0, k, data.grad_j, data.step)]
+
   def sweep(wA, aux):
     # One coordinate per loop iteration: measured on CPU, this beats
     # unrolled or blocked variants once an update costs O(K) with small K.
-    def body(j, c):
-      wA, aux = c
-      new = _soft(data.grad_j(aux, j) + wA[j] * d[j], l1_j(j)) * inv[j]
-      return wA.at[j].set(new), data.step(aux, j, new - wA[j])
+    def update(grad_j, step):
+      def body(j, c):
+        wA, aux = c
+        new = _soft(grad_j(aux, j) + wA[j] * d[j], l1_j(j)) * inv[j]
+        return wA.at[j].set(new), step(aux, j, new - wA[j])
+      return body
 
-    return lax.fori_loop(0, k, body, (wA, aux))
+    for lo, hi, grad_j, step in segments:
+      wA, aux = lax.fori_loop(lo, hi, update(grad_j, step), (wA, aux))
+    return wA, aux
 
   def sub_gap(wA, aux):
     xtr, r2, ry = data.norms(wA, aux)
@@ -730,7 +777,8 @@ def residual_solve(X, y, l1, l2, w0, tol_abs, max_iter, tol_rel=None):
 
 def _block_solve(block, k, l1, l2, w0, tol_abs, tol_rel, max_iter):
   """One working set, warm-started at w0, on its `_GramBlock` or
-  `_SparseBlock` (the first k slots used, the rest zero padding):
+  `_SparseBlock` (the first k slots used, the rest zero padding; for a
+  `_SparseBlock`, k is all its slots, of which it marks those in use):
   `_sub_solve`'s sweeps with extrapolation (and Newton steps on a Gram
   block), to a block gap of at most ``tol_abs`` after a sweep that moved no
   coefficient by more than ``tol_rel``·max|w|. For the sparse solver's
