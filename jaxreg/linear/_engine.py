@@ -69,19 +69,19 @@ def prepare(X, y, penalty, datafit, name_X="X", name_y="y"):
   return Problem(X, Y, datafit, coords, single)
 
 
-def prepare_sparse(X, y, penalty, datafit, sample_weight=None):
+def prepare_sparse(X, y, penalty, datafit, sample_weight=None, name_X="X", name_y="y"):
   """:func:`prepare` for a sparse X (``scipy.sparse`` or ``BCOO``): the
   :class:`Problem` holds X as a ``jax.experimental.sparse.BCOO``, which
   FISTA only multiplies (O(nnz) per product, never densified), and the
   weights in a :class:`~jaxreg.linear.datafits.Weighted` datafit."""
-  Xs, s = _data.check_sparse_X(X, sample_weight)
+  Xs, s = _data.check_sparse_X(X, sample_weight, name_X)
   n, p = Xs.shape
-  _data._check_numeric(y, "y")
+  _data._check_numeric(y, name_y)
   if jnp.ndim(y) not in (1, 2) or jnp.shape(y)[0] != n:
-    raise ValueError(f"y must be (n,) or (n, T) with one row per row of X ({n} rows), got "
-                     f"shape {jnp.shape(y)}.")
+    raise ValueError(f"{name_y} must be (n,) or (n, T) with one row per row of {name_X} "
+                     f"({n} rows), got shape {jnp.shape(y)}.")
   if _checks.is_concrete(y) and not np.all(np.isfinite(np.asarray(y))):
-    raise ValueError("y contains NaN or infinite values.")
+    raise ValueError(f"{name_y} contains NaN or infinite values.")
   datafit = _datafits.get(datafit)
   Y, _ = _datafits.prepare_targets(datafit, y)
   Y = jnp.asarray(Y, Xs.dtype)

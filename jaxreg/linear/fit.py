@@ -861,23 +861,22 @@ def _sparse_fista(prob, tol, W0, b0, *, fit_intercept, max_iter):
                            solver="fista", W0=W0, b0=b0)
 
 
-def _sparse_generic_args(X, y, penalty, loss, tol, max_iter, solver, sample_weight=None):
-  """:func:`_generic_args` for a sparse X: the problem on a BCOO
-  (:func:`._engine.prepare_sparse`) and the solver FISTA. With
-  ``solver="auto"`` a given ``max_iter`` counts sweeps of the solver a dense
-  X would get, FISTA_STEPS_PER_SWEEP FISTA iterations each."""
+def _sparse_settings(tol, max_iter, solver, dtype):
+  """``(tol, max_iter)`` for the generic engine on a sparse X, whose solver
+  is FISTA (any other named solver is a ValueError). With ``solver="auto"``
+  a given ``max_iter`` counts sweeps of the solver a dense X would get,
+  ``_engine.FISTA_STEPS_PER_SWEEP`` FISTA iterations each."""
   if solver not in ("auto", "fista"):
     raise ValueError(f"a sparse X is solved by solver='fista' (products with X only); got "
                      f"solver={solver!r}: pass solver='auto' or 'fista', or X dense.")
-  prob = _engine.prepare_sparse(X, y, penalty, loss, sample_weight)
-  tol = default_tol(jnp.zeros((), prob.Y.dtype)) if tol is None else _check_tol(tol)
+  tol = default_tol(jnp.zeros((), dtype)) if tol is None else _check_tol(tol)
   if max_iter is None:
     max_iter = _GENERIC_MAX_ITER["fista"]
   elif solver == "auto":
     max_iter = _check_max_iter(max_iter) * _engine.FISTA_STEPS_PER_SWEEP
   else:
     max_iter = _check_max_iter(max_iter)
-  return prob, tol, max_iter, "fista"
+  return tol, max_iter
 
 
 def _fit_sparse_generic(X, y, penalty, loss, fit_intercept, tol, max_iter, sample_weight, init,
@@ -885,8 +884,8 @@ def _fit_sparse_generic(X, y, penalty, loss, fit_intercept, tol, max_iter, sampl
   """``fit`` of any datafit × penalty on a sparse X: the generic engine's
   FISTA, whose only use of X is products with X and Xᵀ, on a
   ``jax.experimental.sparse.BCOO`` (O(nnz) each, never densified)."""
-  prob, tol, max_iter, _ = _sparse_generic_args(X, y, penalty, loss, tol, max_iter, solver,
-                                                sample_weight)
+  prob = _engine.prepare_sparse(X, y, penalty, loss, sample_weight)
+  tol, max_iter = _sparse_settings(tol, max_iter, solver, prob.Y.dtype)
   W0, b0 = _generic_init(init, prob)
   res = _sparse_fista(prob, tol, W0, b0, fit_intercept=bool(fit_intercept), max_iter=max_iter)
   _warn_unconverged(res.converged, "jr.linear.fit", f"n_iter reached max_iter={max_iter}; "
@@ -1127,12 +1126,7 @@ def _sparse_batch(Xs):
 
 def _fit_batch_sparse(mats, ys, penalty, loss, fit_intercept, tol, max_iter, solver):
   """fit_batch on B sparse designs: FISTA on each one's BCOO, vmapped."""
-  checked = [check_sparse_X(X, name=f"Xs[{i}]")[0] for i, X in enumerate(mats)]
-  B = len(checked)
-  shape = checked[0].shape
-  for i, X in enumerate(checked):
-    if X.shape != shape:
-      raise ValueError(f"Xs[{i}] has shape {X.shape}, Xs[0] {shape}: a batch shares one shape.")
+  B = len(mats)
   if jnp.shape(ys)[:1] != (B,):
     raise ValueError(f"Xs and ys have different numbers of problems: {B} and "
                      f"{jnp.shape(ys)[0] if jnp.ndim(ys) else ys!r}.")
@@ -1141,15 +1135,18 @@ def _fit_batch_sparse(mats, ys, penalty, loss, fit_intercept, tol, max_iter, sol
                      f"{jnp.shape(penalty.alpha)}.")
   pen0 = jax.tree_util.tree_map(
       lambda l: l[0] if jnp.ndim(l) >= 1 and jnp.shape(l)[0] == B else l, penalty)
-  prob, tol, max_iter, _ = _sparse_generic_args(checked[0], ys[0], pen0, loss, tol, max_iter,
-                                                solver)
-  Ys = jnp.stack([_engine.prepare_sparse(X, ys[i], pen0, loss).Y
-                  for i, X in enumerate(checked)]) if B > 1 else prob.Y[None]
-  parts = [_engine.bcoo(X) for X in checked]
-  nse = max(int(P.nse) for P in parts)
+  probs = [_engine.prepare_sparse(X, ys[i], pen0, loss, name_X=f"Xs[{i}]", name_y=f"ys[{i}]")
+           for i, X in enumerate(mats)]
+  prob, shape = probs[0], probs[0].X.shape
+  for i, P in enumerate(probs):
+    if P.X.shape != shape:
+      raise ValueError(f"Xs[{i}] has shape {P.X.shape}, Xs[0] {shape}: a batch shares one shape.")
+  tol, max_iter = _sparse_settings(tol, max_iter, solver, prob.Y.dtype)
+  Ys = jnp.stack([P.Y for P in probs])
+  nse = max(int(P.X.nse) for P in probs)
   pad = lambda a: jnp.pad(a, [(0, nse - a.shape[0])] + [(0, 0)] * (a.ndim - 1))
-  data = jnp.stack([pad(P.data) for P in parts])
-  idx = jnp.stack([pad(P.indices) for P in parts])
+  data = jnp.stack([pad(P.X.data) for P in probs])
+  idx = jnp.stack([pad(P.X.indices) for P in probs])
   W, b, it, ok = _sparse_fit_batch_impl(data, idx, Ys, prob.datafit, penalty, tol, shape=shape,
                                         fit_intercept=bool(fit_intercept), max_iter=max_iter)
   _warn_unconverged(ok, "jr.linear.fit_batch", f"n_iter reached max_iter={max_iter}; raise "

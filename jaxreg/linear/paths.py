@@ -29,7 +29,7 @@ from jaxreg.linear.solvers import sparse_working_set as _sparse_ws
 from jaxreg import penalties as _penalties
 from jaxreg.linear import datafits as _datafits
 from jaxreg.linear._data import center, check_Xy
-from jaxreg.linear.fit import ConvergenceWarning, _warn_unconverged
+from jaxreg.linear.fit import ConvergenceWarning, _sparse_settings, _warn_unconverged
 
 __all__ = ["ConvergenceWarning", "PathResult", "path", "ridge_path", "enet_path", "lasso_path", "logistic_path"]
 
@@ -938,12 +938,8 @@ def path(X, y, penalty, datafit="squared", alphas=None, n_alphas: int = 100, eps
       return sparse_enet_path(X, y, 1.0 if lasso else float(penalty.l1_ratio), alphas=alphas,
                               n_alphas=n_alphas, eps=eps, fit_intercept=fit_intercept, tol=tol,
                               max_iter=max_iter, sample_weight=sample_weight)
-    if solver not in ("auto", "fista"):
-      raise ValueError(f"a sparse X is solved by solver='fista' (products with X only); got "
-                       f"solver={solver!r}: pass solver='auto' or 'fista', or X dense.")
     prob = _engine.prepare_sparse(X, y, penalty, datafit, sample_weight)
-    if solver == "auto":   # max_iter counts the sweeps of the solver "auto" means
-      max_iter = _check_positive_int(max_iter, "max_iter") * _engine.FISTA_STEPS_PER_SWEEP
+    tol, max_iter = _sparse_settings(tol, max_iter, solver, prob.Y.dtype)
     means, solver = None, "fista"
   else:
     prob = _engine.prepare(X, y, penalty, datafit)

@@ -1134,8 +1134,9 @@ def _tune_generic(X, y, splits, penalty, loss, fit_intercept, steps, learning_ra
   if sparse:
     # FISTA on BCOO designs (products only, never densified); the
     # hypergradient is the same implicit one.
-    prob, tol, max_iter, solver_name = _fit._sparse_generic_args(X, y, penalty, loss, tol,
-                                                                 max_iter, solver)
+    prob = _engine.prepare_sparse(X, y, penalty, loss)
+    tol, max_iter = _fit._sparse_settings(tol, max_iter, solver, prob.Y.dtype)
+    solver_name = "fista"
     Xn = _data.check_sparse_X(X)[0].tocsr()
     prepare = lambda X_, y_, *names: _engine.prepare_sparse(X_, y_, penalty, df) if \
         _sparse.is_sparse(X_) else _engine.prepare(X_, y_, penalty, df, *names)
