@@ -139,6 +139,37 @@ def first_call(lib, tol, datafile, cache_home, script=__file__):
   return {"error": (out.stderr or out.stdout)[-300:]}
 
 
+def report(title, warm, chosen, first, extra=None):
+  """Prints the warm-timing table (tolerance and gap per contender, the
+  jaxreg / fastest-peer ratio of medians) and the first-call table.
+  ``extra`` = (header, {contender: value}) adds a column after the gap."""
+  head, cols = "", ""
+  if extra is not None:
+    head, cols = f" {extra[0]} |", " --- |"
+  print(f"\n### {title}\n")
+  print(f"| contender | tol | max rel gap |{head} warm median | warm min | "
+        "/ fastest peer (median) |")
+  print(f"| --- | --- | --- |{cols} --- | --- | --- |")
+  peers = {k: v for k, v in warm.items() if k != "jaxreg"}
+  fastest = min(peers, key=lambda k: peers[k][0]) if peers else None
+  for lib, (med, mn) in warm.items():
+    ratio = f"{med / peers[fastest][0]:.2f} (vs {fastest})" if lib == "jaxreg" and peers else ""
+    value = "" if extra is None else f" {extra[1][lib]} |"
+    print(f"| {lib} | {chosen[lib][0]:.0e} | {chosen[lib][1]:.1e} |{value} {_bench.fmt_t(med)} | "
+          f"{_bench.fmt_t(mn)} | {ratio} |")
+  if first:
+    print("\nFirst call, fresh process per contender:\n")
+    print("| contender | import | first call | e2e | peak RSS | RSS added by the call |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for lib, v in first.items():
+      if "call" in v:
+        print(f"| {lib} | {_bench.fmt_t(v['import'])} | {_bench.fmt_t(v['call'])} | "
+              f"{_bench.fmt_t(v['import'] + v['call'])} | {v['rss_peak_mb']:.0f} MB | "
+              f"{v['rss_call_mb']:.0f} MB |")
+      else:
+        print(f"| {lib} | error | {v['error'][-80:]!r} | | | |")
+
+
 def main():
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--rows", type=int, default=50_000)
@@ -177,26 +208,7 @@ def main():
       first[key] = first_call(lib, chosen[lib][0], datafile, cache)
       if lib == "jaxreg":
         first["jaxreg (warm cache)"] = first_call(lib, chosen[lib][0], datafile, cache)
-  print(f"\n### sparse lasso path, {label}\n")
-  print("| contender | tol | max rel gap | warm median | warm min | / fastest peer (median) |")
-  print("| --- | --- | --- | --- | --- | --- |")
-  peers = {k: v for k, v in warm.items() if k != "jaxreg"}
-  fastest = min(peers, key=lambda k: peers[k][0]) if peers else None
-  for lib, (med, mn) in warm.items():
-    ratio = f"{med / peers[fastest][0]:.2f} (vs {fastest})" if lib == "jaxreg" and peers else ""
-    print(f"| {lib} | {chosen[lib][0]:.0e} | {chosen[lib][1]:.1e} | {_bench.fmt_t(med)} | "
-          f"{_bench.fmt_t(mn)} | {ratio} |")
-  if first:
-    print("\nFirst call, fresh process per contender:\n")
-    print("| contender | import | first call | e2e | peak RSS | RSS added by the call |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for lib, v in first.items():
-      if "call" in v:
-        print(f"| {lib} | {_bench.fmt_t(v['import'])} | {_bench.fmt_t(v['call'])} | "
-              f"{_bench.fmt_t(v['import'] + v['call'])} | {v['rss_peak_mb']:.0f} MB | "
-              f"{v['rss_call_mb']:.0f} MB |")
-      else:
-        print(f"| {lib} | error | {v['error'][-80:]!r} | | | |")
+  report(f"sparse lasso path, {label}", warm, chosen, first)
 
 
 if __name__ == "__main__":

@@ -160,27 +160,8 @@ def main():
       if lib == "jaxreg":
         first["jaxreg (warm cache)"] = _sparse_bench.first_call(lib, chosen[lib][0], datafile,
                                                                 cache, __file__)
-  print(f"\n### sparse ℓ1 logistic path, {label}\n")
-  print("| contender | tol | max rel gap | nonzeros at α_min | warm median | warm min | "
-        "/ fastest peer (median) |")
-  print("| --- | --- | --- | --- | --- | --- | --- |")
-  peers = {k: v for k, v in warm.items() if k != "jaxreg"}
-  fastest = min(peers, key=lambda k: peers[k][0]) if peers else None
-  for lib, (med, mn) in warm.items():
-    ratio = f"{med / peers[fastest][0]:.2f} (vs {fastest})" if lib == "jaxreg" and peers else ""
-    print(f"| {lib} | {chosen[lib][0]:.0e} | {chosen[lib][1]:.1e} | {sizes[lib]} | "
-          f"{_bench.fmt_t(med)} | {_bench.fmt_t(mn)} | {ratio} |")
-  if first:
-    print("\nFirst call, fresh process per contender:\n")
-    print("| contender | import | first call | e2e | peak RSS | RSS added by the call |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for lib, v in first.items():
-      if "call" in v:
-        print(f"| {lib} | {_bench.fmt_t(v['import'])} | {_bench.fmt_t(v['call'])} | "
-              f"{_bench.fmt_t(v['import'] + v['call'])} | {v['rss_peak_mb']:.0f} MB | "
-              f"{v['rss_call_mb']:.0f} MB |")
-      else:
-        print(f"| {lib} | error | {v['error'][-80:]!r} | | | |")
+  _sparse_bench.report(f"sparse ℓ1 logistic path, {label}", warm, chosen, first,
+                       extra=("nonzeros at α_min", sizes))
 
 
 if __name__ == "__main__":
