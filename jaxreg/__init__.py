@@ -16,7 +16,7 @@ from jaxreg import masks
 from jaxreg.constraints import Constraint, L1Ball, L2Ball, LinfBall
 from jaxreg.implicit import implicit_solution
 from jaxreg.penalties import Box, ElasticNet, GroupLasso, L1, L2, Lp, MCP, NonNegative, Penalty, SCAD
-from jaxreg.sweep import sweep
+from jaxreg.sweep import SweepPlan, plan_sweep, sweep
 from jaxreg.transforms import add_penalty_gradient, checked, project, proximal
 
 # A persistent compilation cache in ~/.cache/jaxreg/jax (JAXREG_NO_COMPILATION_CACHE=1: off).
@@ -51,4 +51,6 @@ __all__ = [
     "project",
     "proximal",
     "sweep",
+    "plan_sweep",
+    "SweepPlan",
 ]

@@ -17,7 +17,9 @@ On top of ``jax.jit(jax.vmap(fn))`` a sweep adds what long sweeps need:
 * ``chunk_size``: the batch runs in chunks of at most that many items, so
   memory grows with the chunk, not with K. Every chunk runs the same
   compiled program; the last, shorter chunk is padded by repeating its last
-  item and the padding is dropped from the output.
+  item and the padding is dropped from the output. ``chunk_size="auto"``
+  picks the largest chunk whose compiled program fits the devices' free
+  memory, or ``memory_budget`` bytes (:func:`plan_sweep`).
 * ``devices``: the α axis of each chunk is sharded over several devices with
   ``jax.sharding`` (a 1-D mesh axis), so each device trains its own share.
 * ``checkpoint_dir``: each finished chunk is written to disk atomically and
@@ -61,7 +63,7 @@ import socket
 import threading
 import time
 import warnings
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
@@ -74,7 +76,7 @@ try:
 except ImportError:  # Windows: no flock
   fcntl = None
 
-__all__ = ["sweep"]
+__all__ = ["sweep", "plan_sweep", "SweepPlan"]
 
 _MESH_AXIS = "sweep"
 _MANIFEST = "manifest.json"
@@ -94,11 +96,12 @@ _cache_lock = threading.Lock()
 def sweep(fn: Callable[..., Any],
           batch: Any,
           *args: Any,
-          chunk_size: Optional[int] = None,
+          chunk_size: Union[None, int, str] = None,
           devices: Union[None, Sequence[jax.Device], Mesh] = None,
           checkpoint_dir: Union[None, str, os.PathLike] = None,
           progress: bool = False,
-          checkpoint_key: Optional[str] = None) -> Any:
+          checkpoint_key: Optional[str] = None,
+          memory_budget: Optional[int] = None) -> Any:
   r"""Maps ``fn(item, *args)`` over the leading axis of ``batch``, vectorised.
 
   .. math::  \mathrm{out}_k = \mathrm{fn}(\mathrm{batch}_k, *\mathrm{args}),
@@ -164,6 +167,26 @@ def sweep(fn: Callable[..., Any],
   For a fixed seed and chunking results are bit-identical from run to run
   on CPU; different chunkings agree to floating-point rounding (XLA may
   vectorise a different batch size differently).
+
+  With ``chunk_size="auto"`` the chunk is the largest whose predicted peak
+  memory per device fits 90% of ``memory_budget`` (bytes per device) or,
+  without one, ``AUTO_MEMORY_FRACTION`` (75%) of the device's free memory
+  (``memory_stats()``; host devices, which report none, share the host's
+  available memory). The prediction is XLA's memory analysis of the
+  compiled chunk program: the whole batch is compiled first, and when it
+  does not fit, one item per device, then the candidate the two figures
+  predict (see :func:`plan_sweep`, which returns the plan without running
+  it). A checkpointed sweep resumes with the chunk its directory was
+  started with.
+
+  **Placement.** Host arrays in ``batch`` and ``args`` are sent to the
+  devices once, explicitly; every chunk is then a slice of the batch taken
+  on the device, and its input buffers are donated to the chunk's program
+  (an output of the same shape, e.g. parameters warm-started from the
+  batch, reuses them; the caller's arrays are never donated). With inputs
+  already on the device a sweep makes no implicit transfer either way: it
+  runs under ``jax.transfer_guard("disallow")``, and a second sweep with new
+  values of the same shapes compiles nothing.
 
   **Devices.** ``devices`` (a list of devices or a ``jax.sharding.Mesh``)
   shards each chunk's α axis over the devices: a chunk is padded to a
@@ -253,7 +276,8 @@ def sweep(fn: Callable[..., Any],
       (an array of α values, a batched penalty, a dict of arrays). A list
       of Python numbers is taken as a 1-D array.
     *args: broadcast arguments (data, PRNG keys, settings).
-    chunk_size: items per chunk (a positive int), or None for one chunk.
+    chunk_size: items per chunk (a positive int), None for one chunk, or
+      ``"auto"`` for the largest chunk that fits the memory budget.
     devices: None (the default device), a sequence of ``jax.Device`` or a
       ``jax.sharding.Mesh``.
     checkpoint_dir: a directory for resumable checkpoints, or None.
@@ -263,6 +287,8 @@ def sweep(fn: Callable[..., Any],
       the sweep's identity; needed when ``fn`` calls ``jax.pure_callback``,
       ``io_callback`` or ``jax.ffi.ffi_call``. None (the default) identifies
       ``fn`` by its traced program.
+    memory_budget: with ``chunk_size="auto"``, the bytes per device a sweep
+      may use; None (the default) for the devices' free memory.
 
   Returns:
     The stacked outputs: ``fn``'s output pytree with a leading axis of K on
@@ -270,7 +296,8 @@ def sweep(fn: Callable[..., Any],
 
   Raises:
     ValueError: an empty batch, leaves disagreeing on the leading axis, a
-      non-positive ``chunk_size``; a ``checkpoint_dir`` holding a different
+      non-positive ``chunk_size`` or ``memory_budget``, a ``memory_budget``
+      without ``chunk_size="auto"`` or too small for one item per device; a ``checkpoint_dir`` holding a different
       sweep, in use by another sweep, or with a damaged chunk file; a
       callback in ``fn`` with ``checkpoint_dir`` but no ``checkpoint_key``;
       a ``checkpoint_key`` without ``checkpoint_dir``.
@@ -298,28 +325,11 @@ def sweep(fn: Callable[..., Any],
   batch = _as_batch(batch)
   b_leaves, b_treedef = jax.tree_util.tree_flatten(batch)
   n = _batch_length(batch)
-  chunk = _check_chunk_size(chunk_size, n)
+  auto = _is_auto(chunk_size)
+  chunk = None if auto else _check_chunk_size(chunk_size, n)
+  budget = _check_memory_budget(memory_budget, auto)
   mesh = _as_mesh(devices)
   n_dev = 1 if mesh is None else mesh.size
-  padded = -(-chunk // n_dev) * n_dev
-  n_chunks = -(-n // chunk)
-
-  dyn_args, static_key = _split_args(args)
-  mapped = _get_mapped(fn, static_key, mesh)
-  if mesh is not None:
-    dyn_args = _place(dyn_args, NamedSharding(mesh, PartitionSpec()))
-
-  def chunk_input(i):
-    start, stop = i * chunk, min((i + 1) * chunk, n)
-    if start == 0 and stop == n and padded == n:
-      items = batch
-    else:
-      idx = np.minimum(np.arange(start, start + padded), stop - 1)
-      items = jax.tree_util.tree_unflatten(b_treedef, [leaf[idx] for leaf in b_leaves])
-    if mesh is not None:
-      items = _place(items, NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names))))
-    return items
-
   if checkpoint_key is not None:
     if not isinstance(checkpoint_key, str) or not checkpoint_key:
       raise TypeError(f"checkpoint_key must be a non-empty str or None, got {checkpoint_key!r}.")
@@ -327,27 +337,69 @@ def sweep(fn: Callable[..., Any],
       raise ValueError("checkpoint_key is given without checkpoint_dir; it names the "
                        "computation of a checkpointed sweep and means nothing without one.")
 
-  outs = [None] * n_chunks
-  pending = None  # (index, output) of the chunk running on the device
-  store = bar = None
+  dyn_args, static_key = _split_args(args)
+  mapped = _get_mapped(fn, static_key, mesh)
+  local = jax.process_count() == 1
+  # Data goes to the devices once, by explicit transfers: a NumPy argument
+  # handed to the compiled program would be copied again for every chunk.
+  if mesh is not None:
+    dyn_args = _place(dyn_args, NamedSharding(mesh, PartitionSpec()))
+  elif local:
+    dyn_args = _to_device(dyn_args)
+  rows = None if mesh is None else NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names)))
+  if local:
+    b_leaves = _to_device(b_leaves)
 
-  def finish(i, out):
-    out = jax.block_until_ready(out)
-    if store is not None:
-      store.save(i, out, min(chunk, n - i * chunk))
-    outs[i] = out
-    if bar is not None:
-      bar.update(1)
-
+  outs = pending = store = bar = None
   try:
     if checkpoint_dir is not None:
       # The lock comes first: the manifest is read or created by the owner only.
       store = _Store(checkpoint_dir)
+      if auto:  # a resumed sweep keeps the chunks it was started with
+        chunk = store.saved_chunk_size(n)
+    if chunk is None:
+      plan, program = _plan(mapped, b_leaves, b_treedef, dyn_args, n, n_dev, rows,
+                            _budget(budget, mesh))
+      chunk = plan.chunk_size
+    else:
+      program = None
+    padded = -(-chunk // n_dev) * n_dev
+    n_chunks = -(-n // chunk)
+    # Every chunk is a slice of one padded copy of the batch, taken on the
+    # device by one compiled program: no per-chunk host work or transfer.
+    if local:
+      length = (n_chunks - 1) * chunk + padded
+      source = _pad_to(b_leaves, length) if length != n else b_leaves
+
+    def chunk_input(i):
+      if local:
+        start = jax.device_put(np.int32(i * chunk))
+        leaves = _take(source, start, padded)
+        if mesh is not None:
+          leaves = jax.device_put(leaves, rows)
+      else:  # each process builds its devices' shards from its host copy
+        start, stop = i * chunk, min((i + 1) * chunk, n)
+        idx = np.minimum(np.arange(start, start + padded), stop - 1)
+        leaves = _place([np.asarray(leaf)[idx] for leaf in b_leaves], rows)
+      return jax.tree_util.tree_unflatten(b_treedef, leaves)
+
+    if store is not None:
       traced = mapped.trace(chunk_input(0), dyn_args)
       out_info = traced.out_info
       manifest = _manifest(fn, batch, n, chunk, dyn_args, static_key, out_info,
                            _program(traced.jaxpr, checkpoint_key), checkpoint_key)
       store.attach(manifest, jax.tree_util.tree_structure(out_info))
+    run = program if program is not None else mapped
+
+    outs = [None] * n_chunks
+
+    def finish(i, out):
+      out = jax.block_until_ready(out)
+      if store is not None:
+        store.save(i, out, min(chunk, n - i * chunk))
+      outs[i] = out
+      if bar is not None:
+        bar.update(1)
 
     bar = _progress_bar(n_chunks, progress)
     alpha_leaf = _alpha_leaf(batch) if bar is not None else None
@@ -359,7 +411,11 @@ def sweep(fn: Callable[..., Any],
         continue
       if bar is not None and alpha_leaf is not None:
         bar.set_postfix_str(_alpha_range(alpha_leaf, i * chunk, min((i + 1) * chunk, n)))
-      out = mapped(chunk_input(i), dyn_args)
+      with warnings.catch_warnings():
+        # The chunk's input buffers are donated: outputs of the same shape
+        # reuse them; when none has that shape XLA says so, harmlessly.
+        warnings.filterwarnings("ignore", "Some donated buffers were not usable")
+        out = run(chunk_input(i), dyn_args)
       # Waits for the previous chunk only now, so preparing this chunk
       # overlapped it, while at most two chunks are ever queued.
       if pending is not None:
@@ -413,11 +469,33 @@ def _batch_length(batch) -> int:
   return int(n)
 
 
+def _is_auto(chunk_size) -> bool:
+  if isinstance(chunk_size, str):
+    if chunk_size != "auto":
+      raise ValueError(f"chunk_size must be a positive int, None or 'auto', got {chunk_size!r}.")
+    return True
+  return False
+
+
+def _check_memory_budget(memory_budget, auto) -> Optional[int]:
+  if memory_budget is None:
+    return None
+  if not auto:
+    raise ValueError("memory_budget is given without chunk_size='auto'; it bounds the "
+                     "chunk that 'auto' chooses and means nothing with a fixed chunk_size.")
+  if isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, np.integer)):
+    raise TypeError(f"memory_budget must be a positive int (bytes per device), got "
+                    f"{memory_budget!r}.")
+  if memory_budget <= 0:
+    raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget}.")
+  return int(memory_budget)
+
+
 def _check_chunk_size(chunk_size, n) -> int:
   if chunk_size is None:
     return n
   if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
-    raise TypeError(f"chunk_size must be a positive int or None, got {chunk_size!r}.")
+    raise TypeError(f"chunk_size must be a positive int, None or 'auto', got {chunk_size!r}.")
   if chunk_size <= 0:
     raise ValueError(f"chunk_size must be a positive int, got {chunk_size}.")
   return int(min(chunk_size, n))
@@ -516,11 +594,33 @@ def _build_mapped(fn, static_key, mesh):
     return fn(item, *_merge_args(dyn, static_key))
 
   vmapped = jax.vmap(one, in_axes=(0, None))
+  # A chunk's input is always a fresh slice made by the sweep, never the
+  # caller's array, so it is donated: outputs of its shape (e.g. parameters
+  # warm-started from the batch) reuse its memory.
   if mesh is None:
-    return jax.jit(vmapped)
+    return jax.jit(vmapped, donate_argnums=0)
   rows = NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names)))
   return jax.jit(vmapped, in_shardings=(rows, NamedSharding(mesh, PartitionSpec())),
-                 out_shardings=rows)
+                 out_shardings=rows, donate_argnums=0)
+
+
+def _to_device(tree):
+  """Host leaves onto the default device (explicitly); device arrays stay."""
+  return jax.tree_util.tree_map(
+      lambda x: x if isinstance(x, jax.Array) else jax.device_put(x), tree)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _pad_to(leaves, length):
+  """Pads every leaf to ``length`` rows by repeating its last row."""
+  return [jnp.concatenate([x, jnp.repeat(x[-1:], length - x.shape[0], axis=0)])
+          for x in leaves]
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _take(leaves, start, size):
+  """Rows ``start .. start + size`` of every leaf: one chunk's input."""
+  return [jax.lax.dynamic_slice_in_dim(x, start, size) for x in leaves]
 
 
 def _place(tree, sharding):
@@ -540,6 +640,232 @@ def _place(tree, sharding):
   return jax.tree_util.tree_map(put, tree)
 
 
+# --- choosing the chunk ---------------------------------------------------------
+
+#: With ``chunk_size="auto"`` and no ``memory_budget``, the share of a
+#: device's free memory (``memory_stats()``: ``bytes_limit - bytes_in_use``)
+#: that a sweep plans to use; the rest is headroom for fragmentation and
+#: whatever else the process holds.
+AUTO_MEMORY_FRACTION = 0.75
+
+#: The share of the budget a chunk plan fills: XLA's memory analysis leaves
+#: out the workspaces of library calls inside the program (LAPACK, cuSOLVER)
+#: and the runtime's own allocations, measured at about 2% on CPU.
+_PLANNED_SHARE = 0.9
+
+
+class SweepPlan(NamedTuple):
+  """The chunk a sweep runs in and its device memory, per device, in bytes.
+
+  Attributes:
+    chunk_size: items per chunk.
+    n_chunks: number of chunks.
+    peak_bytes: the predicted peak: the compiled chunk program's own memory
+      (arguments, outputs, temporaries, less what its outputs alias) for
+      the two chunks in flight at a time, plus the outputs of the chunks
+      before them, which stay on the device until they are joined (or, if
+      more, what that join needs).
+    budget_bytes: the budget; ``peak_bytes`` fits 90% of it, the rest left
+      for what XLA's analysis does not count (library workspaces, the
+      runtime's own allocations).
+    program_bytes: the compiled chunk program's own memory.
+    output_bytes: one chunk's output.
+  """
+  chunk_size: int
+  n_chunks: int
+  peak_bytes: int
+  budget_bytes: int
+  program_bytes: int
+  output_bytes: int
+
+
+# Memory figures and compiled programs per (program, shapes) and padded chunk
+# size, so that choosing again (a new α grid, a new budget) compiles nothing.
+_plans: "collections.OrderedDict[Any, dict]" = collections.OrderedDict()
+
+
+def _memory(compiled):
+  m = compiled.memory_analysis()
+  if m is None:
+    raise ValueError("chunk_size='auto' needs XLA's memory analysis of the compiled "
+                     "program, which this backend does not give; pass an int chunk_size.")
+  own = (m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+         - m.alias_size_in_bytes + m.generated_code_size_in_bytes)
+  return int(own), int(m.output_size_in_bytes)
+
+
+def _peak(own, out, n_chunks):
+  # Two chunks are in flight at once (the next is queued before the last is
+  # waited for), every earlier output is still on the device, and joining
+  # them holds them and the result together.
+  if n_chunks == 1:
+    return own
+  return max(2 * own + (n_chunks - 2) * out, own - out + 2 * n_chunks * out)
+
+
+def _budget(memory_budget, mesh) -> int:
+  """Bytes per device that a chunk plan may use."""
+  if memory_budget is None:
+    devices = jax.local_devices()[:1] if mesh is None else [
+        d for d in mesh.devices.flat if d.process_index == jax.process_index()]
+    free = []
+    for d in devices:
+      stats = d.memory_stats() or {}
+      if "bytes_limit" not in stats:
+        free = None
+        break
+      free.append(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+    if free is None:
+      # Host devices report no memory: they share the host's available memory.
+      free = [_host_available() // max(1, len(devices))]
+    memory_budget = int(AUTO_MEMORY_FRACTION * min(free))
+  if jax.process_count() > 1:  # every process must choose the same chunk
+    from jax.experimental import multihost_utils
+    memory_budget = int(np.min(multihost_utils.process_allgather(np.int64(memory_budget))))
+  return memory_budget
+
+
+def _host_available() -> int:
+  try:
+    with open("/proc/meminfo", encoding="ascii") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  try:
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+  except (ValueError, OSError, AttributeError):
+    raise ValueError("chunk_size='auto': this host reports neither device nor host "
+                     "memory; pass memory_budget= (bytes per device).") from None
+
+
+def _plan(mapped, leaves, treedef, dyn_args, n, n_dev, rows, budget):
+  """The largest chunk whose sweep fits ``budget``, with its compiled program.
+
+  Memory is read from XLA's analysis of the compiled chunk program. The
+  whole batch as one chunk is tried first (one compile, the fastest sweep
+  when it fits); otherwise the figures at one item per device and at the
+  largest size tried are taken as affine in the chunk size, which picks a
+  candidate, compiled and checked in its turn.
+  """
+  if rows is None:
+    dev = leaves[0].sharding if isinstance(leaves[0], jax.Array) else None
+    rows = dev if isinstance(dev, jax.sharding.SingleDeviceSharding) else \
+        jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  key = (mapped, treedef, tuple((x.shape[1:], str(x.dtype)) for x in leaves),
+         tuple((x.shape, str(x.dtype), str(getattr(x, "sharding", None))) for x in dyn_args),
+         rows)
+  with _cache_lock:
+    cache = _plans.setdefault(key, {})
+    _plans.move_to_end(key)
+    while len(_plans) > _CACHE_SIZE:
+      _plans.popitem(last=False)
+
+  def padded(c):
+    return -(-c // n_dev) * n_dev
+
+  def measure(c):
+    size = padded(c)
+    if size not in cache:
+      items = jax.tree_util.tree_unflatten(treedef, [
+          jax.ShapeDtypeStruct((size, *x.shape[1:]), x.dtype, sharding=rows) for x in leaves])
+      with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Some donated buffers were not usable")
+        compiled = mapped.lower(items, dyn_args).compile()
+      cache[size] = (*_memory(compiled), compiled)
+    own, out, compiled = cache[size]
+    return own, out, compiled, _peak(own, out, -(-n // c))
+
+  def plan(c):
+    own, out, compiled, peak = measure(c)
+    return SweepPlan(c, -(-n // c), peak, budget_in, own, out), compiled
+
+  budget_in = budget
+  budget = int(_PLANNED_SHARE * budget)
+  if measure(n)[3] <= budget:
+    return plan(n)
+  lo = min(n_dev, n)
+  if measure(lo)[3] > budget:
+    own, out, _, peak = measure(lo)
+    raise ValueError(
+        f"chunk_size='auto': even a chunk of one item per device needs {peak} bytes per "
+        f"device (its program {own}, the outputs kept until the end {peak - own}), over "
+        f"{_PLANNED_SHARE:.0%} of the memory budget of {budget_in} bytes. Give a larger "
+        "memory_budget, more devices, or a smaller problem.")
+  hi = n
+  for _ in range(8):
+    own_lo, out_lo = measure(lo)[:2]
+    own_hi, out_hi = measure(hi)[:2]
+    slope_own = (own_hi - own_lo) / (padded(hi) - padded(lo))
+    slope_out = (out_hi - out_lo) / (padded(hi) - padded(lo))
+    best = None
+    for c in range(hi - 1, lo, -1):
+      if c % n_dev:
+        continue
+      d = padded(c) - padded(lo)
+      if _peak(own_lo + slope_own * d, out_lo + slope_out * d, -(-n // c)) <= budget:
+        best = c
+        break
+    if best is None:
+      break
+    if measure(best)[3] <= budget:
+      return plan(best)
+    hi = best
+  return plan(lo)
+
+
+def plan_sweep(fn: Callable[..., Any], batch: Any, *args: Any,
+               devices: Union[None, Sequence[jax.Device], Mesh] = None,
+               memory_budget: Optional[int] = None) -> SweepPlan:
+  """The chunk that ``sweep(..., chunk_size="auto")`` would run in, and its memory.
+
+  The chosen chunk is the largest whose predicted peak device memory fits
+  90% of the budget: ``memory_budget`` bytes per device, or
+  ``AUTO_MEMORY_FRACTION`` (0.75) of each device's free memory, or, on host
+  devices, which report none, of the host's available memory shared among
+  the host devices in use. The peak is read from XLA's memory analysis of
+  the compiled chunk program (see ``SweepPlan``); programs compiled here
+  are kept, so the sweep that follows with the same shapes compiles nothing.
+
+  Args:
+    fn, batch, args, devices: as for ``sweep``.
+    memory_budget: bytes per device, or None for the devices' free memory.
+
+  Returns:
+    A ``SweepPlan``.
+
+  Raises:
+    ValueError: even one item per device does not fit the budget; a
+      non-positive budget; a backend without memory analysis.
+
+  Example:
+    >>> import jax.numpy as jnp, numpy as np, jaxreg as jr
+    >>> M = jnp.asarray(np.random.default_rng(0).normal(size=(256, 256)), jnp.float32)
+    >>> def ridge(a, M):   # factors one 256 × 256 matrix (256 KiB) per α
+    ...   return jnp.linalg.solve(M.T @ M + a * jnp.eye(256), M[0])
+    >>> plan = jr.plan_sweep(ridge, jnp.linspace(1, 2, 64), M, memory_budget=4 * 2**20)
+    >>> 1 < plan.chunk_size < 64 and plan.peak_bytes <= 4 * 2**20
+    True
+  """
+  batch = _as_batch(batch)
+  leaves, treedef = jax.tree_util.tree_flatten(batch)
+  n = _batch_length(batch)
+  budget = _check_memory_budget(memory_budget, True)
+  mesh = _as_mesh(devices)
+  dyn_args, static_key = _split_args(args)
+  mapped = _get_mapped(fn, static_key, mesh)
+  if mesh is not None:
+    dyn_args = _place(dyn_args, NamedSharding(mesh, PartitionSpec()))
+    rows = NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names)))
+  else:
+    dyn_args, rows = _to_device(dyn_args), None
+  if jax.process_count() == 1:
+    leaves = _to_device(leaves)
+  return _plan(mapped, leaves, treedef, dyn_args, n, 1 if mesh is None else mesh.size,
+               rows, _budget(budget, mesh))[0]
+
+
 # --- assembling the output -----------------------------------------------------
 
 
@@ -547,12 +873,10 @@ def _assemble(outs, n, chunk, padded, mesh):
   """Concatenates chunk outputs and drops the padding."""
   real = [min(chunk, n - i * chunk) for i in range(len(outs))]
   if mesh is None:
+    outs = [jax.device_put(o) if _is_host(o) else o for o in outs]
     if len(outs) == 1 and padded == n:
-      return outs[0] if not _is_host(outs[0]) else jax.tree_util.tree_map(jnp.asarray, outs[0])
-    def cat(*leaves):
-      parts = [leaf[:r] if leaf.shape[0] != r else leaf for leaf, r in zip(leaves, real)]
-      return parts[0] if len(parts) == 1 else jnp.concatenate(parts)
-    return jax.tree_util.tree_map(cat, *outs)
+      return outs[0]
+    return _joiner(None, None, tuple(real))(outs)
   # Chunks loaded from a checkpoint hold only their real rows: pad them back
   # and lay them out like computed chunks, so one program joins them all.
   rows = NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names)))
@@ -583,7 +907,7 @@ def _joiner(mesh, spec, real):
       def join_fn(outs):
         return jax.tree_util.tree_map(
             lambda *ls: jnp.concatenate([l[:r] for l, r in zip(ls, real)]), *outs)
-      join = jax.jit(join_fn, out_shardings=NamedSharding(mesh, spec))
+      join = jax.jit(join_fn, out_shardings=None if mesh is None else NamedSharding(mesh, spec))
       _joiners[key] = join
       while len(_joiners) > _CACHE_SIZE:
         _joiners.popitem(last=False)
@@ -614,7 +938,7 @@ def _alpha_leaf(batch):
     cand = leaves[0] if len(leaves) == 1 else None
   if cand is None or not hasattr(cand, "dtype") or not jnp.issubdtype(cand.dtype, jnp.floating):
     return None
-  return np.asarray(cand).reshape(cand.shape[0], -1)
+  return np.asarray(jax.device_get(cand)).reshape(cand.shape[0], -1)
 
 
 def _alpha_range(alpha, start, stop):
@@ -628,7 +952,7 @@ def _alpha_range(alpha, start, stop):
 def _host_bytes(x):
   if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
     x = jax.random.key_data(x)
-  return np.ascontiguousarray(np.asarray(x))
+  return np.ascontiguousarray(np.asarray(jax.device_get(x)))
 
 
 def _fingerprint(leaves) -> str:
@@ -1059,6 +1383,16 @@ class _Store:
         _atomic_write(path, lambda f: f.write(text))
     self._sync("manifest")
 
+  def saved_chunk_size(self, n):
+    """The chunk size of the sweep this directory holds, or None if it is new."""
+    try:
+      with open(os.path.join(self.dir, _MANIFEST), encoding="utf-8") as f:
+        saved = json.load(f)
+      chunk = saved["chunk_size"]
+    except (OSError, ValueError, KeyError, TypeError):
+      return None
+    return int(chunk) if isinstance(chunk, int) and 0 < chunk <= n else None
+
   def _sync(self, name):
     if jax.process_count() > 1:
       from jax.experimental import multihost_utils
@@ -1083,7 +1417,7 @@ class _Store:
       from jax.experimental import multihost_utils
       leaves = multihost_utils.process_allgather(leaves, tiled=True)
     if self.writer:
-      arrays = [np.asarray(x)[:rows] for x in leaves]
+      arrays = [np.asarray(x)[:rows] for x in jax.device_get(leaves)]
       meta = {"format": _FORMAT, "sweep": self.sweep_id, "chunk": i, "rows": rows,
               "sha256": self._digest(arrays)}
       files = {f"leaf_{k}": x for k, x in enumerate(arrays)}

@@ -125,7 +125,7 @@ def kill_trial(work, t, plan):
   for when, at in plan:
     before = chunk_files(d)[0]
     if when == "chunks" and before == total:  # nothing left to write
-      when = "start"
+      when, at = "start", at[1]
     if when == "chunks":  # a chunk count strictly inside what is left to write
       frac, at = at
       target = min(total - 1, before + 1 + int(frac * (total - before - 1)))

@@ -1,0 +1,91 @@
+"""One process of a multi-process sweep; used by tests/test_sweep_multiprocess.py.
+
+Usage: python tests/_sweep_multiprocess.py PROCESS_ID N_PROCESSES PORT CKPT OUT
+
+Four CPU devices in all: N_PROCESSES = 1 runs them in one process (the
+reference), N_PROCESSES = 2 runs two processes of two devices each, joined by
+``jax.distributed`` through a coordinator on 127.0.0.1:PORT and JAX's CPU
+collectives (gloo). Every process sweeps the same α grid over the global
+4-device mesh, with ``checkpoint_dir=CKPT`` unless CKPT is ``-``.
+
+Process 0 writes the gathered result to OUT.npz and what it saw to
+OUT.json; every process appends each file it finishes writing in CKPT
+to OUT.writes<id>, so the test can check who wrote what, and how often.
+"""
+
+import json
+import os
+import sys
+import time
+
+PROCESS_ID, N_PROCESSES, PORT, CKPT, OUT = (int(sys.argv[1]), int(sys.argv[2]),
+                                            int(sys.argv[3]), sys.argv[4], sys.argv[5])
+os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={4 // N_PROCESSES}"
+
+import jax  # noqa: E402
+
+if N_PROCESSES > 1:
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  jax.distributed.initialize(f"127.0.0.1:{PORT}", num_processes=N_PROCESSES,
+                             process_id=PROCESS_ID, initialization_timeout=120)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from jax.experimental import multihost_utils  # noqa: E402
+
+import jaxreg as jr  # noqa: E402
+import jaxreg.sweep  # noqa: E402,F401  (the module, for its file writer)
+
+N_ALPHAS, CHUNK = 48, 4  # 12 chunks of one α per device
+
+
+def train(pen, X, y):
+  tx = optax.chain(jr.add_penalty_gradient(pen), optax.sgd(0.05))
+  loss = lambda w: 0.5 * jnp.mean((X @ w - y) ** 2)
+
+  def step(carry, _):
+    w, s = carry
+    u, s = tx.update(jax.grad(loss)(w), s, w)
+    return (optax.apply_updates(w, u), s), loss(w)
+
+  w = jnp.zeros(X.shape[1], X.dtype)
+  (w, _), losses = jax.lax.scan(step, (w, tx.init(w)), None, 200)
+  return {"w": w, "losses": losses}
+
+
+def main():
+  sweep_module = sys.modules["jaxreg.sweep"]
+  writes = f"{OUT}.writes{PROCESS_ID}"
+  atomic_write = sweep_module._atomic_write
+
+  def logged(path, write):  # records only writes that completed
+    atomic_write(path, write)
+    with open(writes, "a", encoding="utf-8") as f:
+      f.write(os.path.basename(path) + "\n")
+
+  sweep_module._atomic_write = logged
+  rng = np.random.default_rng(0)  # the same host-local data in every process
+  X = rng.normal(size=(64, 8)).astype(np.float32)
+  y = (X @ np.linspace(-1.0, 1.0, 8) + 0.1 * rng.normal(size=64)).astype(np.float32)
+  pens = jr.L2(np.logspace(-3, 0, N_ALPHAS).astype(np.float32))
+  ckpt = None if CKPT == "-" else CKPT
+  before = sorted(f for f in os.listdir(ckpt) if f.startswith("chunk_")) if (
+      ckpt and os.path.isdir(ckpt)) else []
+  t0 = time.time()
+  out = jr.sweep(train, pens, X, y, chunk_size=CHUNK, devices=jax.devices(),
+                 checkpoint_dir=ckpt)
+  out = multihost_utils.process_allgather(out, tiled=True)
+  info = {"process_count": jax.process_count(), "devices": jax.device_count(),
+          "local_devices": jax.local_device_count(), "chunks_before": before,
+          "seconds": time.time() - t0}
+  if PROCESS_ID == 0:
+    np.savez(OUT + ".npz", **{k: np.asarray(v) for k, v in out.items()})
+    with open(OUT + ".json", "w", encoding="utf-8") as f:
+      json.dump(info, f)
+  if N_PROCESSES > 1:
+    multihost_utils.sync_global_devices("done")  # nobody leaves while another gathers
+
+
+if __name__ == "__main__":
+  main()
