@@ -59,8 +59,10 @@ def as_hyperparameter(value: Any, name: str, lower: float | None = None,
     raise ValueError(f"{name} must be >= {lower:g}, got {arr!r}.")
   if upper is not None and np.any(wide > upper):
     raise ValueError(f"{name} must be <= {upper:g}, got {arr!r}.")
+  # An explicit transfer: building a penalty from numbers is the caller
+  # placing an input, allowed under jax.transfer_guard("disallow").
   with jax.ensure_compile_time_eval(), np.errstate(over="ignore"):
-    out = jnp.asarray(arr)
+    out = jax.device_put(arr)
   if not bool(np.all(np.isfinite(np.asarray(out)))):
     raise ValueError(f"{name} = {arr!r} overflows {out.dtype}; enable float64 or rescale.")
   return out

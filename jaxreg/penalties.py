@@ -1762,17 +1762,17 @@ def _row_mask(mask, p, T, name="mask"):
 
 
 def _row_weights(pen, p):
-  """L1/L2 weights as an array (p,), checked: None → 1, a scalar or shape (p,)."""
+  """L1/L2 weights, checked: None (all 1), a scalar or an array of shape (p,)."""
   w = getattr(pen, "weights", None)
   if w is None:
-    return jnp.ones(p)
+    return None
   if not isinstance(w, (jax.Array, np.ndarray)) and jax.tree_util.tree_leaves(w) != [w]:
     raise ValueError(f"weights must be a scalar or an array of shape (n_features,) = ({p},) "
                      f"for a linear model, got a {type(w).__name__}.")
   if jnp.shape(w) not in ((), (p,)):
     raise ValueError(f"weights must be a scalar or have shape (n_features,) = ({p},), got shape "
                      f"{jnp.shape(w)}.")
-  return jnp.broadcast_to(jnp.asarray(w), (p,))
+  return w
 
 
 def _linear_groups(pen, mask, p, T):
@@ -1846,7 +1846,8 @@ def coordinates(penalty: Penalty, n_features: int, n_outputs: int = 1) -> Coordi
   if jnp.ndim(penalty.alpha) != 0:
     raise ValueError(f"alpha must be a scalar here, got shape {jnp.shape(penalty.alpha)}; map "
                      "over a batch of α with jax.vmap.")
-  ones = jnp.ones(p + 1).at[p].set(0.0)
+  # Built on the host and sent once, explicitly (see jaxreg.linear._data.on_device).
+  ones = jax.device_put(np.append(np.ones(p), 0.0).astype(jnp.result_type(float)))
   if isinstance(penalty, GroupLasso):
     mask = _row_mask(penalty.mask, p, T)
     blocks, group_w = _linear_groups(penalty, mask, p, T)
@@ -1857,10 +1858,20 @@ def coordinates(penalty: Penalty, n_features: int, n_outputs: int = 1) -> Coordi
     inner = penalty.penalty
   else:
     m, inner = np.ones(p), penalty
+  # Host-made vectors go to the device by one explicit transfer each; user
+  # weights already on a device are combined there.
+  dtype = jnp.result_type(float)
   if inner is None:
-    v = jnp.ones(p)
+    v = jax.device_put(np.append(np.ones(p), 0.0).astype(dtype))
   else:
-    v = _row_weights(inner, p) * jnp.asarray(_row_mask(inner.mask, p, T))
-  v = jnp.concatenate([v, jnp.zeros(1, v.dtype)])
-  m = jnp.asarray(np.concatenate([m, [0.0]]))
+    rows = jax.device_put(np.append(_row_mask(inner.mask, p, T), 0.0).astype(dtype))
+    w = _row_weights(inner, p)
+    v = rows if w is None else _weighted_rows(w, rows)
+  m = jax.device_put(np.append(m, 0.0).astype(dtype))
   return Coordinates(penalty, v, m, kind="separable", n_features=p, n_outputs=T)
+
+
+@jax.jit
+def _weighted_rows(w, rows):
+  p = rows.shape[0] - 1
+  return jnp.append(jnp.broadcast_to(w, (p,)), 0.0) * rows

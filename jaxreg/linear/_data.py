@@ -15,6 +15,7 @@ One implementation of each, used by :mod:`~jaxreg.linear.paths`,
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Sequence, Union
 
@@ -25,7 +26,7 @@ import numpy as np
 from jaxreg import _checks
 from jaxreg.linear import _sparse
 
-__all__ = ["center", "check_Xy", "check_folds", "check_sample_weight", "float_dtype", "fold_masks",
+__all__ = ["all_finite", "center", "check_Xy", "on_device", "to_device", "check_folds", "check_sample_weight", "float_dtype", "fold_masks",
            "kfold", "padded_size", "square_root_form", "weighted_rows"]
 
 
@@ -112,9 +113,42 @@ def check_Xy(X, y, name_X="X", name_y="y", *, batched=False, dtype_from="Xy",
   y = y.astype(dtype)
   if _checks.is_concrete((X, y)):
     for a, name in ((X, name_X), (y, name_y)):
-      if not bool(np.all(np.isfinite(np.asarray(a)))):
+      if not all_finite(a):
         raise ValueError(f"{name} contains NaN or infinite values.")
   return X, y
+
+
+@jax.jit
+def _finite_flag(x):
+  return jnp.all(jnp.isfinite(x))
+
+
+def on_device(x, dtype=None):
+  """A host value (number or NumPy array) as a device array, by an explicit transfer.
+
+  Entry points build their small constants (a tolerance, a ratio, a mask of
+  ones) with this rather than ``jnp.asarray``: a host-to-device copy is then
+  a stated one, and under ``jax.transfer_guard("disallow")`` the only
+  transfers left are the caller's own inputs.
+  """
+  return jax.device_put(np.asarray(x, dtype=None if dtype is None else jnp.dtype(dtype)))
+
+
+def to_device(tree):
+  """A pytree with its host leaves (Python or NumPy numbers) sent to the device explicitly."""
+  return jax.tree_util.tree_map(
+      lambda x: x if isinstance(x, jax.Array) else jax.device_put(x), tree)
+
+
+def all_finite(x) -> bool:
+  """Whether every entry of a concrete array is finite.
+
+  Device arrays are checked where they are, and only the one flag is read
+  back, explicitly: the array itself never travels to the host.
+  """
+  if isinstance(x, jax.Array):
+    return bool(jax.device_get(_finite_flag(x)))
+  return bool(np.all(np.isfinite(np.asarray(x))))
 
 
 def check_sample_weight(sample_weight, n, dtype, name="sample_weight"):
@@ -149,7 +183,7 @@ def check_sample_weight(sample_weight, n, dtype, name="sample_weight"):
                      f"got shape {w.shape}.")
   w = w.astype(dtype)
   if _checks.is_concrete(w):
-    a = np.asarray(w)
+    a = np.asarray(jax.device_get(w))  # n numbers, read back explicitly to name a bad one
     if not np.all(np.isfinite(a)):
       raise ValueError(f"{name} contains NaN or infinite values.")
     if np.any(a < 0):
@@ -157,7 +191,12 @@ def check_sample_weight(sample_weight, n, dtype, name="sample_weight"):
                        f"{float(a[np.argmax(a < 0)])!r}.")
     if not np.sum(a) > 0:
       raise ValueError(f"{name}: every weight is zero, so no sample is left.")
-  return w * (n / jnp.sum(w))
+  return _sum_to_n(w)
+
+
+@jax.jit
+def _sum_to_n(w):
+  return w * (w.shape[0] / jnp.sum(w))
 
 
 def check_sparse_X(X, sample_weight=None, name="X"):
@@ -198,6 +237,11 @@ def weighted_rows(X, y, s, fit_intercept):
     >>> float(xm[0]), float(ym)
     (1.5, 2.5)
   """
+  return _weighted_rows(X, y, s, bool(fit_intercept))
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _weighted_rows(X, y, s, fit_intercept):
   n = X.shape[0]
   if fit_intercept:
     x_mean = s @ X / n

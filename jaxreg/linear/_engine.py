@@ -59,7 +59,8 @@ def check_solver(solver, datafit):
 
 def prepare(X, y, penalty, datafit, name_X="X", name_y="y"):
   """Validates the inputs; returns a :class:`Problem`."""
-  datafit = _datafits.get(datafit)
+  # Its numbers (a Huber ε, Poisson weights) go to the device once, explicitly.
+  datafit = _data.to_device(_datafits.get(datafit))
   single = jnp.ndim(y) == 1
   X, _ = _data.check_Xy(X, y, name_X, name_y, dtype_from="X", multi_output=True)
   Y, _ = _datafits.prepare_targets(datafit, y)

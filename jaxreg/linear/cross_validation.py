@@ -204,26 +204,27 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
   gram = _paths._use_gram(n, p, precompute)
   # The full data: its centering, the grid (on all rows, as LassoCV does)
   # and the Gram matrix come from the same compiled preparation as enet_path.
-  full = _paths._prepare(X, y, alphas, jnp.asarray(r, dtype), jnp.asarray(eps or 1.0, dtype),
-                         jnp.asarray(tol, dtype), n_alphas=n_alphas,
+  full = _paths._prepare(X, y, alphas, _data.on_device(r, dtype),
+                         _data.on_device(eps or 1.0, dtype), _data.on_device(tol, dtype),
+                         n_alphas=n_alphas,
                          fit_intercept=bool(fit_intercept), gram=gram)
   alphas = full.alphas
 
   # Folds are assembled on the host in NumPy: fold shapes differ, and eager
   # JAX would compile a kernel per shape. Centering by the full-data means
   # first keeps the corrections below (which subtract the held-out rows'
-  # contribution from full-data sums) free of large cancellations.
+  # contribution from full-data sums) free of large cancellations. The data
+  # and the full-data sums come to the host once, and each fold's arrays go
+  # back once, by explicit transfers (jax.device_get / device_put).
   npdt = np.dtype(dtype)
-  Xn = np.asarray(X, npdt)
-  yn = np.asarray(y, npdt)
+  Xn, yn = (np.asarray(a, npdt) for a in jax.device_get((X, y)))
   if fit_intercept:
     Xn = Xn - Xn.mean(axis=0)
     yn = yn - yn.mean()
   means, ymeans, ns = [], [], []
   if gram:
-    S = np.asarray(full.A)
-    s_ = np.asarray(full.b)
-    y2full = float(full.y2)
+    S, s_, y2full = jax.device_get((full.A, full.b, full.y2))
+    y2full = float(y2full)
     As, bs, y2s = [], [], []
     for train, _ in folds:
       A, b, y2, m, ym, nt = _train_stats(Xn, yn, S, s_, y2full, train, fit_intercept)
@@ -255,14 +256,15 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
       y2s.append(yt @ yt)
       l1_start.append(np.max(np.abs(Xt.T @ yt)))
 
-  alphas_np = np.asarray(alphas).astype(npdt)
+  alphas_np = np.asarray(jax.device_get(alphas)).astype(npdt)
   solve = _cd.gram_path if gram else _cd.residual_path
 
   def run_fold(f):
     args = (As[f], bs[f], y2s[f]) if gram else (As[f], bs[f])
-    out = solve(*args, (ns[f] * r) * alphas_np, (ns[f] * (1 - r)) * alphas_np,
-                npdt.type(l1_start[f]), npdt.type(tol * y2s[f]), full.tol_rel, max_iter=max_iter)
-    return np.asarray(out.coefs), np.asarray(out.converged)
+    args = jax.device_put((*args, (ns[f] * r) * alphas_np, (ns[f] * (1 - r)) * alphas_np,
+                           npdt.type(l1_start[f]), npdt.type(tol * y2s[f])))
+    out = solve(*args, full.tol_rel, max_iter=max_iter)
+    return jax.device_get((out.coefs, out.converged))
 
   def run_full():
     if gram:
@@ -271,7 +273,7 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     else:
       out = solve(full.A, full.b, full.l1s, full.l2s, full.l1_start, full.tol_abs,
                   full.tol_rel, max_iter=max_iter)
-    return out.coefs, np.asarray(out.converged)
+    return out.coefs, jax.device_get(out.converged)
 
   # The folds and the refit reuse one compiled path program.
   fold_out = [run_fold(f) for f in range(len(folds))]
@@ -296,12 +298,21 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
     mse.append(np.mean((yn[test][:, None] - pred) ** 2, axis=0))
   mse_path = np.stack(mse, axis=1)  # (K, F)
   mse_mean, mse_std, best, i1se = _select(alphas, mse_path)
-  coef = full_coefs[best]
-  intercept = full.y_mean - jnp.dot(full.x_mean, coef)
-  as_j = lambda a: jnp.asarray(a, dtype)
-  return CVResult(alphas, as_j(mse_mean), as_j(mse_std), alphas[best], alphas[i1se], coef,
-                  intercept, as_j(mse_path), full_coefs, jnp.asarray(converged),
-                  jnp.asarray(full_converged))
+  host = jax.device_put((np.asarray(mse_mean, npdt), np.asarray(mse_std, npdt),
+                         np.asarray(mse_path, npdt), converged, full_converged,
+                         np.int32(best), np.int32(i1se)))
+  mse_mean, mse_std, mse_path, converged, full_converged, best, i1se = host
+  alpha_best, alpha_1se, coef, intercept = _refit_at(alphas, full_coefs, full.x_mean,
+                                                     full.y_mean, best, i1se)
+  return CVResult(alphas, mse_mean, mse_std, alpha_best, alpha_1se, coef, intercept, mse_path,
+                  full_coefs, converged, full_converged)
+
+
+@jax.jit
+def _refit_at(alphas, coefs, x_mean, y_mean, best, i1se):
+  """The chosen α, the 1-SE α, and the refit's coefficients and intercept at the chosen α."""
+  coef = coefs[best]
+  return alphas[best], alphas[i1se], coef, y_mean - jnp.dot(x_mean, coef)
 
 
 def _select(alphas, mse_path):
@@ -328,11 +339,13 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
     Xn = Xs.tocsr()
   else:
     prob = _engine.prepare(X, y, penalty, datafit)
-    Xn = np.asarray(prob.X)
+    Xn = np.asarray(jax.device_get(prob.X))
   dtype = prob.Y.dtype
-  folds = check_folds(cv, Xn, np.asarray(y))
-  s = None if sample_weight is None else np.asarray(
-      _data.check_sample_weight(sample_weight, prob.Y.shape[0], dtype))
+  # Folds are cut on the host: the data comes back once and each fold's rows
+  # go out once, by explicit transfers.
+  folds = check_folds(cv, Xn, np.asarray(jax.device_get(y)))
+  s = None if sample_weight is None else np.asarray(jax.device_get(
+      _data.check_sample_weight(sample_weight, prob.Y.shape[0], dtype)))
   if alphas is None:
     n_alphas = _paths._check_positive_int(n_alphas, "n_alphas")
     eps = _paths._check_positive_float(eps, "eps")
@@ -340,17 +353,18 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
     if sparse:
       gp, gi = _engine.prepare_sparse(Xs, y, penalty, datafit, s), fit_intercept
     else:
-      gp, _, gi = _paths.weighted_problem(prob, s, fit_intercept)
-    alphas = _paths._generic_grid(gp.X, gp.Y, gp.datafit, gp.coords, eps, fit_intercept=gi,
-                                  n_alphas=n_alphas)
+      gp, _, gi = _paths.weighted_problem(prob, None if s is None else jax.device_put(s),
+                                          fit_intercept)
+    alphas = _paths._generic_grid(gp.X, gp.Y, gp.datafit, gp.coords, _data.on_device(eps, dtype),
+                                  fit_intercept=gi, n_alphas=n_alphas)
   else:
     alphas = _paths.check_alphas(alphas, dtype, allow_zero=True)
   max_iter = _paths._check_positive_int(max_iter, "max_iter")
   tol = max(_paths._check_positive_float(tol, "tol"), _paths.tol_floor(dtype))
   _engine.check_solver(solver, prob.datafit)
   df = prob.datafit
-  Yn = np.asarray(prob.Y)
-  yn = np.asarray(y)
+  Yn = np.asarray(jax.device_get(prob.Y))
+  yn = np.asarray(jax.device_get(y))
 
   def run(rows):
     if s is not None or sparse:
@@ -362,34 +376,34 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
                               np.zeros(extra, dtype)])
       with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)   # summarized below
-        out = _paths.path(Xn[padded], yn[padded], penalty, datafit, alphas, tol=tol,
+        Xf = Xn[padded] if sparse else jax.device_put(Xn[padded])
+        out = _paths.path(Xf, *jax.device_put((yn[padded],)), penalty, datafit, alphas, tol=tol,
                           fit_intercept=fit_intercept, max_iter=max_iter, solver=solver,
-                          sample_weight=s_pad)
-      W, b = np.asarray(out.coefs), np.asarray(out.intercepts)
+                          sample_weight=jax.device_put(s_pad))
+      W, b, ok = jax.device_get((out.coefs, out.intercepts, out.converged))
       if prob.single_output:
         W, b = W[..., None], b[..., None]
-      return W, b, np.asarray(out.converged)
-    out = _paths._generic_path(jnp.asarray(Xn[rows]), jnp.asarray(Yn[rows]), df, prob.coords,
-                               alphas, tol, fit_intercept=fit_intercept, max_iter=max_iter,
-                               solver=solver)
-    return np.asarray(out.W), np.asarray(out.b), np.asarray(out.converged)
+      return W, b, ok
+    Xf, Yf, tol_d = jax.device_put((Xn[rows], Yn[rows], np.asarray(tol, dtype)))
+    out = _paths._generic_path(Xf, Yf, df, prob.coords, alphas, tol_d,
+                               fit_intercept=fit_intercept, max_iter=max_iter, solver=solver)
+    return jax.device_get((out.W, out.b, out.converged))
 
   def held_out(W, b, test):
     if sparse:
-      eta = jnp.asarray(np.stack([Xn[test] @ Wk for Wk in W]) + b[:, None])
+      eta = jax.device_put(np.stack([Xn[test] @ Wk for Wk in W]) + b[:, None])
     else:
-      eta = (jnp.einsum("np,kpt->knt", jnp.asarray(Xn[test]), jnp.asarray(W))
-             + jnp.asarray(b)[:, None])
-    Yt = jnp.asarray(Yn[test])
+      eta = _predict(*jax.device_put((Xn[test], W, b)))
+    Yt = jax.device_put(Yn[test])
     st = None if s is None else s[test]
     if st is not None and not np.sum(st) > 0:
       raise ValueError("sample_weight is zero on every test row of a fold: its held-out "
                        "loss is undefined.")
     if df.name == "squared":
-      err = jnp.mean((Yt[None] - eta) ** 2, axis=2)                 # (K, n_test)
-      return np.average(np.asarray(err), axis=1, weights=st)
-    dft = df if st is None else _datafits.Weighted(df, st)
-    return np.asarray(jax.vmap(lambda e: dft.value(Yt, e))(eta))
+      err = _squared_errors(Yt, eta)                                  # (K, n_test)
+      return np.average(jax.device_get(err), axis=1, weights=st)
+    dft = df if st is None else _datafits.Weighted(df, jax.device_put(st))
+    return np.asarray(jax.device_get(_held_out_losses(dft, Yt, eta)))
 
   losses, converged = [], []
   for train, test in folds:
@@ -407,10 +421,34 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
   mse_mean, mse_std, best, i1se = _select(alphas, mse_path)
   if prob.single_output:
     W, b = W[..., 0], b[..., 0]
-  as_j = lambda a: jnp.asarray(a, dtype)
-  return CVResult(alphas, as_j(mse_mean), as_j(mse_std), alphas[best], alphas[i1se],
-                  as_j(W[best]), as_j(b[best]), as_j(mse_path), as_j(W), jnp.asarray(converged),
-                  jnp.asarray(full_ok))
+  as_j = lambda a: np.asarray(a, dtype)
+  host = jax.device_put((as_j(mse_mean), as_j(mse_std), as_j(W[best]), as_j(b[best]),
+                         as_j(mse_path), as_j(W), converged, full_ok, np.int32(best),
+                         np.int32(i1se)))
+  mse_mean, mse_std, coef, intercept, mse_path, W, converged, full_ok, best, i1se = host
+  alpha_best, alpha_1se = _pick(alphas, best), _pick(alphas, i1se)
+  return CVResult(alphas, mse_mean, mse_std, alpha_best, alpha_1se, coef, intercept, mse_path,
+                  W, converged, full_ok)
+
+
+@jax.jit
+def _pick(a, i):
+  return a[i]
+
+
+@jax.jit
+def _predict(X, W, b):
+  return jnp.einsum("np,kpt->knt", X, W) + b[:, None]
+
+
+@jax.jit
+def _squared_errors(Y, eta):
+  return jnp.mean((Y[None] - eta) ** 2, axis=2)
+
+
+@jax.jit
+def _held_out_losses(datafit, Y, eta):
+  return jax.vmap(lambda e: datafit.value(Y, e))(eta)
 
 
 def _cross_validate_by_folds(X, y, l1_ratio, alphas, cv, n_alphas, eps, fit_intercept, tol,
@@ -421,27 +459,31 @@ def _cross_validate_by_folds(X, y, l1_ratio, alphas, cv, n_alphas, eps, fit_inte
   the held-out error is weighted by the test rows' weights, as scikit-learn's."""
   full = _paths.enet_path(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol, max_iter,
                           sample_weight=sample_weight)
-  alphas = np.asarray(full.alphas)
-  if _sparse.is_sparse(X):
-    Xr = _sparse.to_csc(X, np.asarray(alphas).dtype).tocsr()
+  # Folds are cut on the host; transfers both ways are explicit.
+  alphas = np.asarray(jax.device_get(full.alphas))
+  sparse = _sparse.is_sparse(X)
+  if sparse:
+    Xr = _sparse.to_csc(X, alphas.dtype).tocsr()
   else:
-    Xr = np.asarray(check_Xy(X, y)[0])
-  yv = np.asarray(y, Xr.dtype)
-  s = None if sample_weight is None else np.asarray(
-      _data.check_sample_weight(sample_weight, Xr.shape[0], Xr.dtype))
+    Xr = np.asarray(jax.device_get(check_Xy(X, y)[0]))
+  yv = np.asarray(jax.device_get(y), Xr.dtype)
+  s = None if sample_weight is None else np.asarray(jax.device_get(
+      _data.check_sample_weight(sample_weight, Xr.shape[0], Xr.dtype)))
   folds = check_folds(cv, Xr, yv)
   mse, converged = [], []
   for train, test in folds:
     train, test = np.asarray(train), np.asarray(test)
     with warnings.catch_warnings():
       warnings.simplefilter("ignore", ConvergenceWarning)   # summarized below
-      out = _paths.enet_path(Xr[train], yv[train], l1_ratio, alphas,
-                             fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
-                             sample_weight=None if s is None else s[train])
-    pred = Xr[test] @ np.asarray(out.coefs).T + np.asarray(out.intercepts)[None, :]
+      Xf = Xr[train] if sparse else jax.device_put(Xr[train])
+      yf, sf, af = jax.device_put((yv[train], None if s is None else s[train], alphas))
+      out = _paths.enet_path(Xf, yf, l1_ratio, af, fit_intercept=fit_intercept, tol=tol,
+                             max_iter=max_iter, sample_weight=sf)
+    coefs, intercepts, ok = jax.device_get((out.coefs, out.intercepts, out.converged))
+    pred = Xr[test] @ coefs.T + intercepts[None, :]
     err = (yv[test][:, None] - pred) ** 2
     mse.append(np.average(err, axis=0, weights=None if s is None else s[test]))
-    converged.append(np.asarray(out.converged))
+    converged.append(ok)
   mse_path = np.stack(mse, axis=1)
   converged = np.stack(converged, axis=1)
   if not converged.all():
@@ -449,7 +491,9 @@ def _cross_validate_by_folds(X, y, l1_ratio, alphas, cv, n_alphas, eps, fit_inte
                   f"tol={tol:g} ({int((~converged).sum())} of them); raise max_iter or tol. "
                   "CVResult.converged marks them.", ConvergenceWarning, stacklevel=3)
   mse_mean, mse_std, best, i1se = _select(alphas, mse_path)
-  as_j = lambda a: jnp.asarray(a, Xr.dtype)
-  return CVResult(as_j(alphas), as_j(mse_mean), as_j(mse_std), as_j(alphas[best]),
-                  as_j(alphas[i1se]), full.coefs[best], full.intercepts[best], as_j(mse_path),
-                  full.coefs, jnp.asarray(converged), full.converged)
+  as_j = lambda a: np.asarray(a, Xr.dtype)
+  host = jax.device_put((as_j(alphas), as_j(mse_mean), as_j(mse_std), as_j(alphas[best]),
+                         as_j(alphas[i1se]), as_j(mse_path), converged, np.int32(best)))
+  alphas, mse_mean, mse_std, alpha_best, alpha_1se, mse_path, converged, best = host
+  return CVResult(alphas, mse_mean, mse_std, alpha_best, alpha_1se, _pick(full.coefs, best),
+                  _pick(full.intercepts, best), mse_path, full.coefs, converged, full.converged)

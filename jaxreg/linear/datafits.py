@@ -64,6 +64,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import xlogy
 
+from jaxreg.linear import _data
+
 __all__ = [
     "Datafit",
     "Squared",
@@ -219,6 +221,16 @@ class Datafit:
     Only concrete arrays are checked; tracers pass (their values are unknown).
     """
     if not _concrete(y):
+      return
+    if (isinstance(y, jax.Array) and y.ndim == 2 and y.shape[0] > 0
+        and jnp.issubdtype(y.dtype, jnp.floating)):
+      # Checked on the device; only a flag, or for datafits with a domain
+      # (counts, labels) the values, are read back, explicitly.
+      if not _data.all_finite(y):
+        raise ValueError(f"y must be finite (no NaN or inf) for the "
+                         f"{self.name} datafit.")
+      if type(self)._check_values is not Datafit._check_values:
+        self._check_values(np.asarray(jax.device_get(y), np.float64))
       return
     arr = np.asarray(y)
     if arr.ndim != 2:
@@ -950,8 +962,16 @@ def prepare_targets(datafit: Any, y: Any):
   df = get(datafit)
   if isinstance(df, Weighted):
     df = df.datafit
+  if (isinstance(y, jax.Array) and not isinstance(df, (Logistic, Multinomial))
+      and y.ndim in (1, 2) and y.shape[0] > 0 and jnp.issubdtype(y.dtype, jnp.floating)):
+    # Targets already on a device stay there: no round trip through the host.
+    out = y[:, None] if y.ndim == 1 else y
+    df.check_y(out)
+    return out, {"classes": None, "n_outputs": int(out.shape[1])}
   try:
-    arr = np.asarray(y)
+    # Labels are found on the host (np.unique): device targets are read back
+    # explicitly, and the encoded targets sent back explicitly.
+    arr = np.asarray(jax.device_get(y) if isinstance(y, jax.Array) else y)
   except (TypeError, ValueError) as e:
     raise ValueError(f"y must be an array of numbers, got "
                      f"{type(y).__name__}.") from e
@@ -975,7 +995,7 @@ def prepare_targets(datafit: Any, y: Any):
             f"y must hold at least 2 distinct labels for the multinomial "
             f"datafit, got {classes.size}.")
       Y = np.eye(classes.size)[codes]
-    out = jnp.asarray(Y, dtype=jnp.result_type(float))
+    out = jax.device_put(Y.astype(jnp.result_type(float)))
   else:
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
       raise ValueError(f"y must be numeric, got dtype {arr.dtype}.")

@@ -28,7 +28,7 @@ from jaxreg.linear import _data, _engine, _sparse
 from jaxreg.linear.solvers import sparse_working_set as _sparse_ws
 from jaxreg import penalties as _penalties
 from jaxreg.linear import datafits as _datafits
-from jaxreg.linear._data import center, check_Xy
+from jaxreg.linear._data import center, check_Xy, on_device
 from jaxreg.linear.fit import ConvergenceWarning, _sparse_settings, _warn_unconverged
 
 __all__ = ["ConvergenceWarning", "PathResult", "path", "ridge_path", "enet_path", "lasso_path", "logistic_path"]
@@ -212,9 +212,10 @@ def ridge_path(X, y, alphas, fit_intercept: bool = True) -> PathResult:
   Xc, yc, x_mean, y_mean, _ = center(X, y, fit_intercept)
   coefs = _ridge_core(Xc, yc, alphas)
   intercepts = y_mean - coefs @ x_mean
-  zeros = jnp.zeros(alphas.shape, X.dtype)
-  return PathResult(alphas, coefs, intercepts, zeros, jnp.zeros(alphas.shape, jnp.int32),
-                    jnp.ones(alphas.shape, bool))
+  k = alphas.shape[0]  # exact: no gap, no iterations, converged
+  gaps, n_iter, converged = jax.device_put((np.zeros(k, X.dtype), np.zeros(k, np.int32),
+                                            np.ones(k, bool)))
+  return PathResult(alphas, coefs, intercepts, gaps, n_iter, converged)
 
 
 def _sparse_ridge_path(X, y, alphas, fit_intercept):
@@ -400,8 +401,8 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
     gram = True
   else:
     gram = _use_gram(n, p, precompute)
-  args = (X, y, alphas, jnp.asarray(r, X.dtype), jnp.asarray(eps, X.dtype),
-          jnp.asarray(tol, X.dtype))
+  args = (X, y, alphas, on_device(r, X.dtype), on_device(eps, X.dtype),
+          on_device(tol, X.dtype))
   static = dict(n_alphas=n_alphas, fit_intercept=bool(fit_intercept), gram=gram)
   if G is None:
     # A later process with the same shapes skips tracing (see _traced_cache).
@@ -424,8 +425,8 @@ def enet_path(X, y, l1_ratio: float = 1.0, alphas=None, n_alphas: int = 100,
   intercepts = _intercepts(out.coefs, prob.x_mean, prob.y_mean)
   _warn_unconverged(out.converged, "enet_path", f"some α reached max_iter={max_iter} sweeps; "
                     "raise max_iter or tol.")
-  return PathResult(prob.alphas, out.coefs, intercepts, out.dual_gaps / n, out.n_iter,
-                    out.converged)
+  return PathResult(prob.alphas, out.coefs, intercepts, out.dual_gaps / on_device(n, X.dtype),
+                    out.n_iter, out.converged)
 
 
 def _constrained_or_weighted(X, y, l1_ratio, alphas, n_alphas, eps, fit_intercept, tol, max_iter,
@@ -763,10 +764,10 @@ def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
   max_iter = _check_positive_int(max_iter, "max_iter")
   tol = max(_check_positive_float(tol, "tol"), tol_floor(X.dtype))
   if _checks.is_concrete(y):
-    labels = np.unique(np.asarray(y))
+    labels = np.unique(np.asarray(jax.device_get(y)))  # on the host, explicitly
     if labels.size != 2:
       raise ValueError(f"y must hold exactly two distinct labels, got {labels.size}: {labels[:5]!r}.")
-    y01 = (y == labels[1]).astype(X.dtype)
+    y01 = (y == jax.device_put(labels[1])).astype(X.dtype)
   else:
     y01 = y
   n = X.shape[0]
@@ -777,22 +778,30 @@ def logistic_path(X, y, penalty: str = "l1", l1_ratio: Optional[float] = None,
       raise ValueError('penalty="l2" (l1_ratio=0) needs explicit alphas.')
     n_alphas = _check_positive_int(n_alphas, "n_alphas")
     eps = _check_positive_float(eps, "eps")
-    s = jnp.ones(n, X.dtype) if sw is None else sw
-    ybar = s @ y01 / n if fit_intercept else 0.5
-    alpha_max = jnp.max(jnp.abs(X.T @ (s * (y01 - ybar)))) / (n * r)
-    alphas = jnp.geomspace(1.0, eps, n_alphas).astype(X.dtype) * alpha_max
+    s = on_device(np.ones(n), X.dtype) if sw is None else sw
+    alphas = _logistic_grid(X, y01, s, on_device(r, X.dtype), on_device(eps, X.dtype),
+                            fit_intercept=bool(fit_intercept), n_alphas=n_alphas)
   else:
     alphas = check_alphas(alphas, X.dtype)
   pen = _penalties.L1(1.0) if r == 1.0 else (
       _penalties.L2(1.0) if r == 0.0 else _penalties.ElasticNet(1.0, r))
   coords = _penalties.coordinates(pen, X.shape[1], 1)
   out = _logistic_path(X, jnp.reshape(y01, (-1, 1)).astype(X.dtype), datafit, coords, alphas,
-                       jnp.asarray(tol, X.dtype), fit_intercept=bool(fit_intercept),
+                       on_device(tol, X.dtype), fit_intercept=bool(fit_intercept),
                        max_iter=max_iter)
   _warn_unconverged(out.converged, "logistic_path", f"some α reached max_iter={max_iter} Newton "
                     "steps; raise max_iter or tol.")
   return PathResult(alphas, out.W[..., 0], out.b[..., 0], out.violation, out.n_iter,
                     out.converged)
+
+
+@functools.partial(jax.jit, static_argnames=("fit_intercept", "n_alphas"))
+def _logistic_grid(X, y01, s, r, eps, *, fit_intercept, n_alphas):
+  """α_max·(1 … eps), geometric: α_max = ‖Xᵀ(s ⊙ (y − ȳ))‖_∞ / (n r)."""
+  n = X.shape[0]
+  ybar = s @ y01 / n if fit_intercept else 0.5
+  alpha_max = jnp.max(jnp.abs(X.T @ (s * (y01 - ybar)))) / (n * r)
+  return jnp.geomspace(1.0, eps, n_alphas).astype(X.dtype) * alpha_max
 
 
 @functools.partial(jax.jit, static_argnames=("fit_intercept", "max_iter"))
@@ -953,12 +962,12 @@ def path(X, y, penalty, datafit="squared", alphas=None, n_alphas: int = 100, eps
   _engine.check_solver(solver, prob.datafit)
   if alphas is None:
     eps = _check_positive_float(eps, "eps")
-    grid = _generic_grid(prob.X, prob.Y, prob.datafit, prob.coords, eps,
+    grid = _generic_grid(prob.X, prob.Y, prob.datafit, prob.coords, on_device(eps, dtype),
                          fit_intercept=fit_intercept, n_alphas=n_alphas)
   else:
     grid = check_alphas(alphas, dtype, allow_zero=True)
   tol = max(tol, float(100 * jnp.finfo(dtype).eps))
-  out = _generic_path(prob.X, prob.Y, prob.datafit, prob.coords, grid, tol,
+  out = _generic_path(prob.X, prob.Y, prob.datafit, prob.coords, grid, on_device(tol, dtype),
                       fit_intercept=fit_intercept, max_iter=max_iter, solver=solver)
   W, b = out.W, out.b
   if means is not None:
