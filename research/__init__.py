@@ -20,4 +20,6 @@ EXPERIMENTS = (
     "early_stopping",
     "support_recovery",
     "double_descent",
+    "normalization",
+    "adamw",
 )
