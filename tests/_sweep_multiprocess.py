@@ -8,9 +8,12 @@ reference), N_PROCESSES = 2 runs two processes of two devices each, joined by
 collectives (gloo). Every process sweeps the same α grid over the global
 4-device mesh, with ``checkpoint_dir=CKPT`` unless CKPT is ``-``.
 
-Process 0 writes the gathered result to OUT.npz and what it saw to
-OUT.json; every process appends each file it finishes writing in CKPT
-to OUT.writes<id>, so the test can check who wrote what, and how often.
+Each process also runs the same sweep without ``devices`` (on its own
+default device, no collective). Process 0 writes the gathered results to
+OUT.npz and what it saw to OUT.json; every process appends each file it
+finishes writing in CKPT to OUT.writes<id>, so the test can check who wrote
+what, and how often. Nothing runs on import (the suite imports every module
+for its doctests).
 """
 
 import json
@@ -18,29 +21,24 @@ import os
 import sys
 import time
 
-PROCESS_ID, N_PROCESSES, PORT, CKPT, OUT = (int(sys.argv[1]), int(sys.argv[2]),
-                                            int(sys.argv[3]), sys.argv[4], sys.argv[5])
-os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={4 // N_PROCESSES}"
-
-import jax  # noqa: E402
-
-if N_PROCESSES > 1:
-  jax.config.update("jax_cpu_collectives_implementation", "gloo")
-  jax.distributed.initialize(f"127.0.0.1:{PORT}", num_processes=N_PROCESSES,
-                             process_id=PROCESS_ID, initialization_timeout=120)
-
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-from jax.experimental import multihost_utils  # noqa: E402
-
-import jaxreg as jr  # noqa: E402
-import jaxreg.sweep  # noqa: E402,F401  (the module, for its file writer)
+import numpy as np
 
 N_ALPHAS, CHUNK = 48, 4  # 12 chunks of one α per device
 
 
+def start(process_id, n_processes, port):
+  """Sets the device count and joins the processes; before anything else touches jax."""
+  os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={4 // n_processes}"
+  import jax  # pylint: disable=import-outside-toplevel
+  if n_processes > 1:
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(f"127.0.0.1:{port}", num_processes=n_processes,
+                               process_id=process_id, initialization_timeout=120)
+
+
 def train(pen, X, y):
+  import jax, jax.numpy as jnp, optax  # pylint: disable=import-outside-toplevel
+  import jaxreg as jr  # pylint: disable=import-outside-toplevel
   tx = optax.chain(jr.add_penalty_gradient(pen), optax.sgd(0.05))
   loss = lambda w: 0.5 * jnp.mean((X @ w - y) ** 2)
 
@@ -54,9 +52,13 @@ def train(pen, X, y):
   return {"w": w, "losses": losses}
 
 
-def main():
+def main(process_id, n_processes, ckpt, out_path):
+  import jax  # pylint: disable=import-outside-toplevel
+  from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
+  import jaxreg as jr  # pylint: disable=import-outside-toplevel
+  import jaxreg.sweep  # noqa: F401  pylint: disable=import-outside-toplevel
   sweep_module = sys.modules["jaxreg.sweep"]
-  writes = f"{OUT}.writes{PROCESS_ID}"
+  writes = f"{out_path}.writes{process_id}"
   atomic_write = sweep_module._atomic_write
 
   def logged(path, write):  # records only writes that completed
@@ -69,23 +71,28 @@ def main():
   X = rng.normal(size=(64, 8)).astype(np.float32)
   y = (X @ np.linspace(-1.0, 1.0, 8) + 0.1 * rng.normal(size=64)).astype(np.float32)
   pens = jr.L2(np.logspace(-3, 0, N_ALPHAS).astype(np.float32))
-  ckpt = None if CKPT == "-" else CKPT
+  ckpt = None if ckpt == "-" else ckpt
   before = sorted(f for f in os.listdir(ckpt) if f.startswith("chunk_")) if (
       ckpt and os.path.isdir(ckpt)) else []
   t0 = time.time()
   out = jr.sweep(train, pens, X, y, chunk_size=CHUNK, devices=jax.devices(),
                  checkpoint_dir=ckpt)
   out = multihost_utils.process_allgather(out, tiled=True)
+  # Without devices= each process sweeps alone on its own default device.
+  out["alone"] = np.asarray(jr.sweep(train, pens, X, y, chunk_size=5)["w"])
   info = {"process_count": jax.process_count(), "devices": jax.device_count(),
           "local_devices": jax.local_device_count(), "chunks_before": before,
           "seconds": time.time() - t0}
-  if PROCESS_ID == 0:
-    np.savez(OUT + ".npz", **{k: np.asarray(v) for k, v in out.items()})
-    with open(OUT + ".json", "w", encoding="utf-8") as f:
+  if process_id == 0:
+    np.savez(out_path + ".npz", **{k: np.asarray(v) for k, v in out.items()})
+    with open(out_path + ".json", "w", encoding="utf-8") as f:
       json.dump(info, f)
-  if N_PROCESSES > 1:
+  if n_processes > 1:
     multihost_utils.sync_global_devices("done")  # nobody leaves while another gathers
 
 
 if __name__ == "__main__":
-  main()
+  pid, n_proc, port, ckpt_dir, out = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+                                      sys.argv[4], sys.argv[5])
+  start(pid, n_proc, port)
+  main(pid, n_proc, ckpt_dir, out)
