@@ -301,11 +301,13 @@ def sweep(fn: Callable[..., Any],
   Raises:
     ValueError: an empty batch, leaves disagreeing on the leading axis, a
       non-positive ``chunk_size`` or ``memory_budget``, a ``memory_budget``
-      without ``chunk_size="auto"`` or too small for one item per device; a ``checkpoint_dir`` holding a different
-      sweep, in use by another sweep, or with a damaged chunk file; a
-      callback in ``fn`` with ``checkpoint_dir`` but no ``checkpoint_key``;
-      a ``checkpoint_key`` without ``checkpoint_dir``.
-    TypeError: a batch leaf that is not an array, a non-int ``chunk_size``,
+      without ``chunk_size="auto"`` or too small for one item per device;
+      a ``checkpoint_dir`` holding a different sweep, in use by another
+      sweep, or with a damaged chunk file; a callback in ``fn`` with
+      ``checkpoint_dir`` but no ``checkpoint_key``; a ``checkpoint_key``
+      without ``checkpoint_dir``.
+    TypeError: a batch leaf that is not an array, a ``chunk_size`` that is
+      not an int, None or "auto", a ``memory_budget`` that is not an int,
       a ``devices`` argument of the wrong type, an unhashable static
       argument, a ``checkpoint_key`` that is not a non-empty str.
 
