@@ -8,8 +8,9 @@ reference), N_PROCESSES = 2 runs two processes of two devices each, joined by
 collectives (gloo). Every process sweeps the same α grid over the global
 4-device mesh, with ``checkpoint_dir=CKPT`` unless CKPT is ``-``.
 
-Each process also runs the same sweep without ``devices`` (on its own
-default device, no collective). Process 0 writes the gathered results to
+Each process also runs the sweep with ``chunk_size="auto"`` over the mesh
+(every process must choose the same chunk) and without ``devices`` (on its
+own default device, no collective). Process 0 writes the gathered results to
 OUT.npz and what it saw to OUT.json; every process appends each file it
 finishes writing in CKPT to OUT.writes<id>, so the test can check who wrote
 what, and how often. Nothing runs on import (the suite imports every module
@@ -78,10 +79,21 @@ def main(process_id, n_processes, ckpt, out_path):
   out = jr.sweep(train, pens, X, y, chunk_size=CHUNK, devices=jax.devices(),
                  checkpoint_dir=ckpt)
   out = multihost_utils.process_allgather(out, tiled=True)
+  # chunk_size="auto" over the global mesh: every process must pick the same
+  # chunk (the smallest budget wins), or the collectives would not match.
+  # The budget admits 8 of the 48 α per chunk (the outputs kept until the
+  # join are most of the memory here).
+  budget = 28000
+  auto_chunk = jr.plan_sweep(train, pens, X, y, devices=jax.devices(),
+                             memory_budget=budget).chunk_size
+  auto = jr.sweep(train, pens, X, y, chunk_size="auto", memory_budget=budget,
+                  devices=jax.devices())
+  out["auto_w"] = np.asarray(multihost_utils.process_allgather(auto["w"], tiled=True))
   # Without devices= each process sweeps alone on its own default device.
   out["alone"] = np.asarray(jr.sweep(train, pens, X, y, chunk_size=5)["w"])
   info = {"process_count": jax.process_count(), "devices": jax.device_count(),
           "local_devices": jax.local_device_count(), "chunks_before": before,
+          "auto_chunk": auto_chunk,
           "seconds": time.time() - t0}
   if process_id == 0:
     np.savez(out_path + ".npz", **{k: np.asarray(v) for k, v in out.items()})

@@ -91,6 +91,7 @@ def test_two_processes_equal_one_process_and_process_0_writes_each_chunk_once(
   with open(f"{out}.json", encoding="utf-8") as f:
     info = json.load(f)
   assert (info["process_count"], info["devices"], info["local_devices"]) == (2, 4, 2)
+  assert 1 < info["auto_chunk"] < 48   # chunk_size="auto" chunked, the same on both
   _assert_equal(_load(out), reference)
   names = [f"chunk_{i:05d}.npz" for i in range(N_CHUNKS)]
   assert sorted(_chunks(ckpt)) == names
