@@ -71,6 +71,8 @@ import jax.extend.core as jax_core
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxreg import _chunks
+
 try:
   import fcntl
 except ImportError:  # Windows: no flock
@@ -376,12 +378,12 @@ def sweep(fn: Callable[..., Any],
     # device by one compiled program: no per-chunk host work or transfer.
     if local:
       length = (n_chunks - 1) * chunk + padded
-      source = _pad_to(b_leaves, length) if length != n else b_leaves
+      source = _chunks.pad_to(b_leaves, length) if length != n else b_leaves
 
     def chunk_input(i):
       if local:
         start = jax.device_put(np.int32(i * chunk))
-        leaves = _take(source, start, padded)
+        leaves = _chunks.take(source, start, padded)
         if mesh is not None:
           leaves = jax.device_put(leaves, rows)
       else:  # each process builds its devices' shards from its host copy
@@ -615,19 +617,6 @@ def _to_device(tree):
   """Host leaves onto the default device (explicitly); device arrays stay."""
   return jax.tree_util.tree_map(
       lambda x: x if isinstance(x, jax.Array) else jax.device_put(x), tree)
-
-
-@functools.partial(jax.jit, static_argnums=1)
-def _pad_to(leaves, length):
-  """Pads every leaf to ``length`` rows by repeating its last row."""
-  return [jnp.concatenate([x, jnp.repeat(x[-1:], length - x.shape[0], axis=0)])
-          for x in leaves]
-
-
-@functools.partial(jax.jit, static_argnums=2)
-def _take(leaves, start, size):
-  """Rows ``start .. start + size`` of every leaf: one chunk's input."""
-  return [jax.lax.dynamic_slice_in_dim(x, start, size) for x in leaves]
 
 
 def _place(tree, sharding):

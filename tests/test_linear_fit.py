@@ -1,5 +1,6 @@
 """jr.linear.fit and fit_batch against scikit-learn (the oracle), float64 and float32."""
 
+import importlib
 import warnings
 
 import jax
@@ -182,6 +183,27 @@ def test_fit_batch_elastic_net_dual_newton_matches_sklearn():
                     max_iter=100000).fit(Xs[0], ys[0])
     res = jr.linear.fit_batch(Xs, ys, jr.ElasticNet(0.05, 0.5), fit_intercept=False)
     assert _relerr(res.coef[0], sk.coef_) < 1e-6 and float(res.intercept[0]) == 0.0
+
+
+def test_fit_batch_of_a_new_size_reuses_the_compiled_solver(x64):
+  """Chunks of chunk_size problems share one program, whatever B; each problem
+  equals scikit-learn's fit of it alone, in the last, overlapping chunk too."""
+  fit_module = importlib.import_module("jaxreg.linear.fit")  # the solver's jitted program
+  rng = np.random.default_rng(3)
+  Xs, ys = rng.normal(size=(11, 20, 6)), rng.normal(size=(11, 20))
+  alphas = np.linspace(0.05, 0.3, 11)
+  for ratio in (0.5, 1.0):   # the dual Newton and the primal solvers
+    pen = lambda k: jr.ElasticNet(alphas[:k], ratio)
+    jr.linear.fit_batch(Xs[:7], ys[:7], pen(7), chunk_size=3)
+    compiled = fit_module._fit_batch_impl._cache_size()
+    for B in (8, 11):        # 3 chunks with the last overlapping; 4 chunks
+      res = jr.linear.fit_batch(Xs[:B], ys[:B], pen(B), chunk_size=3)
+      assert res.coef.shape == (B, 6) and res.n_iter.shape == (B,)
+      for b in range(B):
+        sk = ElasticNet(alpha=alphas[b], l1_ratio=ratio, tol=1e-12, max_iter=100000)
+        sk.fit(Xs[b], ys[b])
+        assert _relerr(res.coef[b], sk.coef_) < 1e-6, (ratio, B, b)
+    assert fit_module._fit_batch_impl._cache_size() == compiled
 
 
 def test_fit_batch_elastic_net_float32():

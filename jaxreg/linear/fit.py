@@ -83,7 +83,7 @@ import numpy as np
 from jax.scipy.sparse.linalg import cg
 
 from jaxreg.penalties import soft_threshold
-from jaxreg import _checks
+from jaxreg import _checks, _chunks
 from jaxreg.implicit import default_tol, implicit_solution
 from jaxreg import penalties as _penalties
 from jaxreg.linear import _engine, _sparse
@@ -1181,7 +1181,9 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
   penalty itself when its leaves are scalars, or its b-th entry when they
   have a leading axis of size B. Problems are solved in chunks of
   ``chunk_size``, one chunk after another; a chunk iterates until all its
-  problems have converged.
+  problems have converged. Every chunk runs the program compiled for
+  ``chunk_size`` problems, so a batch of a new size B compiles no solver
+  (for the dense elastic net, lasso and ridge with concrete inputs).
 
   Solvers (``solver="auto"``): for the squared loss with ``jr.ElasticNet``
   and n ≤ max(p, 64), semismooth Newton on the n-dimensional dual, all
@@ -1278,12 +1280,41 @@ def fit_batch(Xs, ys, penalty, loss: str = "squared", fit_intercept: bool = True
     chunk_size = min(B, 8 if jax.default_backend() == "cpu" else (40 if dual else 128))
   if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
     raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
-  w, b, it, ok = _fit_batch_impl(Xs, ys, penalty, loss=loss, fit_intercept=bool(fit_intercept),
-                             tol=tol, max_iter=max_iter, solver=solver,
-                             chunk_size=int(chunk_size), dual=dual)
+  static = dict(loss=loss, fit_intercept=bool(fit_intercept), tol=tol, max_iter=max_iter,
+                solver=solver, chunk_size=int(chunk_size), dual=dual)
+  if B > chunk_size and _checks.is_concrete((Xs, ys, penalty)):
+    w, b, it, ok = _fit_batch_chunked(Xs, ys, penalty, **static)
+  else:  # traced (inside jit or grad): one program over the whole batch
+    w, b, it, ok = _fit_batch_impl(Xs, ys, penalty, **static)
   _warn_unconverged(ok, "jr.linear.fit_batch", f"n_iter reached max_iter={max_iter}; raise "
                     "max_iter or tol.")
   return FitResult(w, b, it, ok)
+
+
+def _fit_batch_chunked(Xs, ys, penalty, *, chunk_size, **static):
+  """:func:`_fit_batch_impl` one chunk of problems at a time.
+
+  Every chunk runs the program compiled for ``chunk_size`` problems, so a new
+  batch size compiles nothing. The last chunk is the last ``chunk_size``
+  problems (overlapping the one before; only its new rows are kept), so
+  the data is never copied to pad it.
+  """
+  B = Xs.shape[0]
+  leaves, treedef = jax.tree_util.tree_flatten((Xs, ys, penalty))
+  n_chunks = -(-B // chunk_size)
+  outs = []
+  for start in _chunks.chunk_starts(n_chunks, chunk_size):  # the last one is clamped
+    X, y, pen = jax.tree_util.tree_unflatten(treedef, _chunks.take(leaves, start, chunk_size))
+    outs.append(_fit_batch_impl(X, y, pen, chunk_size=chunk_size, **static))
+  return _join_chunks(outs, B - (n_chunks - 1) * chunk_size)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _join_chunks(outs, last_rows):
+  """The chunks' rows in order, keeping only the last chunk's final ``last_rows``."""
+  return jax.tree_util.tree_map(
+      lambda *xs: jnp.concatenate(list(xs[:-1]) + [xs[-1][xs[-1].shape[0] - last_rows:]]),
+      *outs)
 
 
 @functools.partial(jax.jit, static_argnames=("loss", "fit_intercept", "tol", "max_iter", "solver",
