@@ -65,6 +65,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxreg import _checks
+from jaxreg._placement import on_device
 from jaxreg import masks as _masks
 from jaxreg.lp_prox import prox_lp
 
@@ -1846,8 +1847,8 @@ def coordinates(penalty: Penalty, n_features: int, n_outputs: int = 1) -> Coordi
   if jnp.ndim(penalty.alpha) != 0:
     raise ValueError(f"alpha must be a scalar here, got shape {jnp.shape(penalty.alpha)}; map "
                      "over a batch of α with jax.vmap.")
-  # Built on the host and sent once, explicitly (see jaxreg.linear._data.on_device).
-  ones = jax.device_put(np.append(np.ones(p), 0.0).astype(jnp.result_type(float)))
+  # Built on the host and sent once, explicitly (see jaxreg._placement).
+  ones = on_device(np.append(np.ones(p), 0.0), jnp.result_type(float))
   if isinstance(penalty, GroupLasso):
     mask = _row_mask(penalty.mask, p, T)
     blocks, group_w = _linear_groups(penalty, mask, p, T)
@@ -1862,12 +1863,12 @@ def coordinates(penalty: Penalty, n_features: int, n_outputs: int = 1) -> Coordi
   # weights already on a device are combined there.
   dtype = jnp.result_type(float)
   if inner is None:
-    v = jax.device_put(np.append(np.ones(p), 0.0).astype(dtype))
+    v = on_device(np.append(np.ones(p), 0.0), dtype)
   else:
-    rows = jax.device_put(np.append(_row_mask(inner.mask, p, T), 0.0).astype(dtype))
+    rows = on_device(np.append(_row_mask(inner.mask, p, T), 0.0), dtype)
     w = _row_weights(inner, p)
     v = rows if w is None else _weighted_rows(w, rows)
-  m = jax.device_put(np.append(m, 0.0).astype(dtype))
+  m = on_device(np.append(m, 0.0), dtype)
   return Coordinates(penalty, v, m, kind="separable", n_features=p, n_outputs=T)
 
 

@@ -72,6 +72,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxreg import _chunks
+from jaxreg._placement import to_device
 
 try:
   import fcntl
@@ -347,17 +348,7 @@ def sweep(fn: Callable[..., Any],
 
   dyn_args, static_key = _split_args(args)
   mapped = _get_mapped(fn, static_key, mesh)
-  # Without a mesh every process sweeps on its own device, as a single one.
-  local = jax.process_count() == 1 or mesh is None
-  # Data goes to the devices once, by explicit transfers: a NumPy argument
-  # handed to the compiled program would be copied again for every chunk.
-  if mesh is not None:
-    dyn_args = _place(dyn_args, NamedSharding(mesh, PartitionSpec()))
-  elif local:
-    dyn_args = _to_device(dyn_args)
-  rows = None if mesh is None else NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names)))
-  if local:
-    b_leaves = _to_device(b_leaves)
+  local, rows, b_leaves, dyn_args = _placed(mesh, b_leaves, dyn_args)
 
   outs = pending = store = bar = None
   try:
@@ -379,11 +370,11 @@ def sweep(fn: Callable[..., Any],
     if local:
       length = (n_chunks - 1) * chunk + padded
       source = _chunks.pad_to(b_leaves, length) if length != n else b_leaves
+      starts = _chunks.chunk_starts(n_chunks, chunk)
 
     def chunk_input(i):
       if local:
-        start = jax.device_put(np.int32(i * chunk))
-        leaves = _chunks.take(source, start, padded)
+        leaves = _chunks.take(source, starts[i], padded)
         if mesh is not None:
           leaves = jax.device_put(leaves, rows)
       else:  # each process builds its devices' shards from its host copy
@@ -613,10 +604,22 @@ def _build_mapped(fn, static_key, mesh):
                  out_shardings=rows, donate_argnums=0)
 
 
-def _to_device(tree):
-  """Host leaves onto the default device (explicitly); device arrays stay."""
-  return jax.tree_util.tree_map(
-      lambda x: x if isinstance(x, jax.Array) else jax.device_put(x), tree)
+def _placed(mesh, b_leaves, dyn_args):
+  """``(local, rows, b_leaves, dyn_args)``: the batch and arguments on the devices.
+
+  Data goes to the devices once, by explicit transfers (a NumPy argument
+  handed to the compiled program would be copied again for every chunk):
+  arguments replicated over the mesh, or onto the default device; the batch
+  onto the default device when the sweep is local, i.e. in one process or
+  without a mesh (then every process sweeps on its own device, as a single
+  one). ``rows`` is the sharding of a chunk's items over the mesh, or None.
+  """
+  local = jax.process_count() == 1 or mesh is None
+  if mesh is None:
+    return local, None, to_device(b_leaves), to_device(dyn_args)
+  rows = NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names)))
+  dyn_args = _place(dyn_args, NamedSharding(mesh, PartitionSpec()))
+  return local, rows, to_device(b_leaves) if local else b_leaves, dyn_args
 
 
 def _place(tree, sharding):
@@ -851,13 +854,7 @@ def plan_sweep(fn: Callable[..., Any], batch: Any, *args: Any,
   mesh = _as_mesh(devices)
   dyn_args, static_key = _split_args(args)
   mapped = _get_mapped(fn, static_key, mesh)
-  if mesh is not None:
-    dyn_args = _place(dyn_args, NamedSharding(mesh, PartitionSpec()))
-    rows = NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names)))
-  else:
-    dyn_args, rows = _to_device(dyn_args), None
-  if jax.process_count() == 1 or mesh is None:
-    leaves = _to_device(leaves)
+  _, rows, leaves, dyn_args = _placed(mesh, leaves, dyn_args)
   return _plan(mapped, leaves, treedef, dyn_args, n, 1 if mesh is None else mesh.size,
                rows, _budget(budget, mesh))[0]
 

@@ -26,8 +26,8 @@ import numpy as np
 from jaxreg import _checks
 from jaxreg.linear import _sparse
 
-__all__ = ["all_finite", "center", "check_Xy", "on_device", "to_device", "check_folds", "check_sample_weight", "float_dtype", "fold_masks",
-           "kfold", "padded_size", "square_root_form", "weighted_rows"]
+__all__ = ["all_finite", "center", "check_Xy", "check_folds", "check_sample_weight", "float_dtype",
+           "fold_masks", "kfold", "padded_size", "square_root_form", "weighted_rows"]
 
 
 # --- data checks -------------------------------------------------------------
@@ -121,23 +121,6 @@ def check_Xy(X, y, name_X="X", name_y="y", *, batched=False, dtype_from="Xy",
 @jax.jit
 def _finite_flag(x):
   return jnp.all(jnp.isfinite(x))
-
-
-def on_device(x, dtype=None):
-  """A host value (number or NumPy array) as a device array, by an explicit transfer.
-
-  Entry points build their small constants (a tolerance, a ratio, a mask of
-  ones) with this rather than ``jnp.asarray``: a host-to-device copy is then
-  a stated one, and under ``jax.transfer_guard("disallow")`` the only
-  transfers left are the caller's own inputs.
-  """
-  return jax.device_put(np.asarray(x, dtype=None if dtype is None else jnp.dtype(dtype)))
-
-
-def to_device(tree):
-  """A pytree with its host leaves (Python or NumPy numbers) sent to the device explicitly."""
-  return jax.tree_util.tree_map(
-      lambda x: x if isinstance(x, jax.Array) else jax.device_put(x), tree)
 
 
 def all_finite(x) -> bool:

@@ -18,6 +18,7 @@ from jax import lax
 
 from jaxreg import _checks
 from jaxreg import penalties as _penalties
+from jaxreg._placement import to_device
 from jaxreg.linear import _data
 from jaxreg.linear import datafits as _datafits
 from jaxreg.implicit import implicit_solution
@@ -60,7 +61,7 @@ def check_solver(solver, datafit):
 def prepare(X, y, penalty, datafit, name_X="X", name_y="y"):
   """Validates the inputs; returns a :class:`Problem`."""
   # Its numbers (a Huber ε, Poisson weights) go to the device once, explicitly.
-  datafit = _data.to_device(_datafits.get(datafit))
+  datafit = to_device(_datafits.get(datafit))
   single = jnp.ndim(y) == 1
   X, _ = _data.check_Xy(X, y, name_X, name_y, dtype_from="X", multi_output=True)
   Y, _ = _datafits.prepare_targets(datafit, y)

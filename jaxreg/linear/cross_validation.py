@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxreg.linear import _coordinate_descent as _cd
+from jaxreg._placement import on_device
 from jaxreg.linear._data import check_folds, check_Xy, kfold
 from jaxreg.linear import paths as _paths
 from jaxreg.linear import _data, _engine, _sparse
@@ -204,8 +205,8 @@ def cross_validate(X, y, l1_ratio: float = 1.0, alphas=None,
   gram = _paths._use_gram(n, p, precompute)
   # The full data: its centering, the grid (on all rows, as LassoCV does)
   # and the Gram matrix come from the same compiled preparation as enet_path.
-  full = _paths._prepare(X, y, alphas, _data.on_device(r, dtype),
-                         _data.on_device(eps or 1.0, dtype), _data.on_device(tol, dtype),
+  full = _paths._prepare(X, y, alphas, on_device(r, dtype),
+                         on_device(eps or 1.0, dtype), on_device(tol, dtype),
                          n_alphas=n_alphas,
                          fit_intercept=bool(fit_intercept), gram=gram)
   alphas = full.alphas
@@ -355,7 +356,7 @@ def _cross_validate_generic(X, y, penalty, datafit, alphas, cv, n_alphas, eps, f
     else:
       gp, _, gi = _paths.weighted_problem(prob, None if s is None else jax.device_put(s),
                                           fit_intercept)
-    alphas = _paths._generic_grid(gp.X, gp.Y, gp.datafit, gp.coords, _data.on_device(eps, dtype),
+    alphas = _paths._generic_grid(gp.X, gp.Y, gp.datafit, gp.coords, on_device(eps, dtype),
                                   fit_intercept=gi, n_alphas=n_alphas)
   else:
     alphas = _paths.check_alphas(alphas, dtype, allow_zero=True)

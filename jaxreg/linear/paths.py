@@ -28,7 +28,8 @@ from jaxreg.linear import _data, _engine, _sparse
 from jaxreg.linear.solvers import sparse_working_set as _sparse_ws
 from jaxreg import penalties as _penalties
 from jaxreg.linear import datafits as _datafits
-from jaxreg.linear._data import center, check_Xy, on_device
+from jaxreg._placement import on_device
+from jaxreg.linear._data import center, check_Xy
 from jaxreg.linear.fit import ConvergenceWarning, _sparse_settings, _warn_unconverged
 
 __all__ = ["ConvergenceWarning", "PathResult", "path", "ridge_path", "enet_path", "lasso_path", "logistic_path"]
