@@ -526,8 +526,9 @@ def _run(seed, fig_dir, cfg, plant):
       measured=", ".join(f"{d['name']}: {d['rate'][-1]:.3f}" for d in fails) or "no design",
       predicted=", ".join(f"{d['name']}: η = {1 - d['norm_used']:.3g}"
                           for d in irr["designs"]) + f"; rate ≤ {lo:g}",
-      threshold_from=f"½ plus the one-sided binomial quantile z·√(¼/R), z at family level "
-                     f"{FAMILY_LEVEL:g}, Bonferroni over the 2 rate verdicts of the claim",
+      threshold_from=f"{lo:g} plus the one-sided binomial quantile z·√({lo:g}·{1 - lo:.2g}/R), "
+                     f"z at family level {FAMILY_LEVEL:g}, Bonferroni over the 2 rate verdicts "
+                     "of the claim",
       detail="NaN (fails) when no design is predicted to violate the condition"))
 
   # Claim 2: Wainwright's phase transition.
@@ -683,7 +684,7 @@ def _summary(irr, wt, dfr, cfg, theta_hat, theta_fs, theta_inf, window, z_curve,
       f"σ = {cfg['irr_noise']:g}) and any α on a {cfg['irr_alphas']}-point lasso path: the "
       f"{good['name']} design (norm {good['norm']:.3f}, η = {1 - good['norm']:.2f}) recovers "
       f"with rate " + ", ".join(f"{r:.2f}" for r in good["rate"])
-      + f" at n = " + ", ".join(str(n) for n in ns) + "; the "
+      + " at n = " + ", ".join(str(n) for n in ns) + "; the "
       f"{bad['name']} design (norm {bad['norm']:.3f}) with rate "
       + ", ".join(f"{r:.2f}" for r in bad["rate"])
       + ". At small n both fail (the noise, not the design, limits); as n grows the first "
